@@ -1,0 +1,1 @@
+"""Command-line entry points (training, and the `adaptive-st` console script)."""

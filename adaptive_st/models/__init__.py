@@ -1,0 +1,16 @@
+"""Networks: content generator G, style generator S, discriminator D, and the G∘S stylizer."""
+
+from adaptive_st.models.content_generator import ContentGenerator
+from adaptive_st.models.discriminator import MultiScaleDiscriminator, PatchDiscriminator
+from adaptive_st.models.style_generator import StyleEmbedding, StyleGenerator, StyleImageEncoder
+from adaptive_st.models.stylizer import Stylizer
+
+__all__ = [
+    "ContentGenerator",
+    "MultiScaleDiscriminator",
+    "PatchDiscriminator",
+    "StyleEmbedding",
+    "StyleGenerator",
+    "StyleImageEncoder",
+    "Stylizer",
+]

@@ -1,0 +1,85 @@
+"""Building blocks shared by the generators and the discriminator."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class ConvAct(nn.Module):
+    """3×3 (or k×k) conv + LeakyReLU; zero padding because reflection padding is a separate,
+    memory-bound pass on CPU and costs ~20% of the stylizer's time for no visible gain here."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, act: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2)
+        self.act = nn.LeakyReLU(0.2, inplace=True) if act else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.conv(x))
+
+
+class AdaIN(nn.Module):
+    """Adaptive instance norm: normalise per sample/channel, then apply the style's γ/β.
+
+    ``alpha`` blends the style's statistics with the features' own (α=0 is the identity), the
+    classic AdaIN "style strength" knob, so it needs no retraining.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: Tensor, gamma: Tensor, beta: Tensor, alpha: float | Tensor = 1.0) -> Tensor:
+        # Statistics in fp32: under bf16 autocast the variance of small activations underflows.
+        xf = x.float()
+        var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
+        std = (var + self.eps).sqrt()
+        gamma = gamma[:, :, None, None].float()
+        beta = beta[:, :, None, None].float()
+        if not (isinstance(alpha, float) and alpha == 1.0):
+            a = torch.as_tensor(alpha, dtype=xf.dtype, device=xf.device).reshape(-1, 1, 1, 1)
+            gamma = a * gamma + (1 - a) * std
+            beta = a * beta + (1 - a) * mean
+        # One fused affine: (x - mean)/std*gamma + beta == x*scale + shift.
+        scale = gamma / std
+        return (xf * scale + (beta - mean * scale)).to(x.dtype)
+
+
+class ModulatedResBlock(nn.Module):
+    """Residual block whose two convs are each followed by AdaIN with style parameters."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm = AdaIN()
+
+    @property
+    def modulation_dims(self) -> list[int]:
+        return [self.conv1.out_channels, self.conv2.out_channels]
+
+    def forward(self, x: Tensor, params: list[tuple[Tensor, Tensor]], alpha: float | Tensor = 1.0) -> Tensor:
+        (g1, b1), (g2, b2) = params
+        h = F.leaky_relu(self.norm(self.conv1(x), g1, b1, alpha), 0.2)
+        h = self.norm(self.conv2(h), g2, b2, alpha)
+        return x + h
+
+
+class UpModulated(nn.Module):
+    """Nearest ×2 upsample + conv + AdaIN: avoids transposed-conv checkerboard artefacts."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm = AdaIN()
+
+    @property
+    def modulation_dims(self) -> list[int]:
+        return [self.conv.out_channels]
+
+    def forward(self, x: Tensor, params: list[tuple[Tensor, Tensor]], alpha: float | Tensor = 1.0) -> Tensor:
+        (g, b) = params[0]
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.leaky_relu(self.norm(self.conv(x), g, b, alpha), 0.2)

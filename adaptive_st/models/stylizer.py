@@ -1,0 +1,54 @@
+"""The inference path G∘S as one module: what ``stylize`` runs and ``export`` traces."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from adaptive_st.models.content_generator import ContentGenerator
+from adaptive_st.models.style_generator import StyleGenerator
+
+
+class Stylizer(nn.Module):
+    """content + style (+ λ condition, + strength α) → stylized image.
+
+    Holds references to the trained G and S (no copies), so it is cheap to build from a module.
+    """
+
+    def __init__(self, generator: ContentGenerator, style_generator: StyleGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+        self.style_generator = style_generator
+
+    def style_code(self, style: Tensor, weights: Tensor | None = None) -> Tensor:
+        """Style code of one style per sample, or a convex mix of several styles.
+
+        ``style`` (K, 3, H, W) with ``weights`` (K,) → one mixed code (1, D): interpolating codes is
+        how several styles are blended.
+        """
+        code = self.style_generator.encode(style)
+        if weights is None:
+            return code
+        w = weights.to(code.dtype).reshape(-1, 1)
+        return (w * code).sum(0, keepdim=True) / w.sum().clamp_min(1e-8)
+
+    def forward(
+        self,
+        content: Tensor,
+        style: Tensor,
+        alpha: float | Tensor = 1.0,
+        cond: Tensor | None = None,
+    ) -> Tensor:
+        params = self.style_generator(style, cond)
+        return self.generator(content, params, alpha)
+
+    @torch.no_grad()
+    def stylize_with_code(self, content: Tensor, code: Tensor, alpha: float | Tensor = 1.0,
+                          cond: Tensor | None = None) -> Tensor:
+        """Reuse a precomputed style code (one style for a whole folder is encoded once)."""
+        if code.shape[0] == 1 and content.shape[0] > 1:
+            code = code.expand(content.shape[0], -1)
+            if cond is not None and cond.numel() == 1:
+                cond = cond.expand(content.shape[0])
+        params = self.style_generator.modulation(code, cond)
+        return self.generator(content, params, alpha)

@@ -1,0 +1,291 @@
+"""The LightningModule: G, S and D trained adversarially with policy-weighted perceptual losses.
+
+Manual optimization, because a GAN alternates two optimizers and the adaptive policies need to
+see the loss terms (and optionally their gradient norms) between forward and backward. One
+training step:
+
+1. VGG features of content and style (targets, no grad) → optional pair features → the policy's
+   per-sample condition λ (for λ-conditioned generators).
+2. G/S step: stylize, per-sample loss terms, rank-averaged feedback, λ from the policy, weighted
+   sum, one ``manual_backward``. A non-finite loss skips the step on every rank together.
+3. D step on the detached output vs real style images (+ lazy R1).
+4. ``policy.update`` with the same rank-averaged feedback, so policy state stays identical
+   across DDP ranks.
+
+Note ``trainer.max_steps`` counts optimizer steps as Lightning does in manual mode: G and D each
+count, i.e. 2 per batch. ``train_step`` (a checkpointed buffer) counts batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from adaptive_st.losses import AdversarialLoss, PerceptualLoss
+from adaptive_st.models import ContentGenerator, MultiScaleDiscriminator, StyleGenerator, Stylizer
+from adaptive_st.module.distributed import any_rank, rank_mean
+from adaptive_st.policies import PolicyBatch, PolicyContext, WeightPolicy
+from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
+
+log = logging.getLogger(__name__)
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised after too many consecutive non-finite steps; the run cannot recover by skipping."""
+
+
+class StyleTransferModule(L.LightningModule):
+    """Adaptive-λ GAN style transfer.
+
+    Args:
+        generator: content generator G.
+        style_generator: a factory ``(modulation_dims) -> StyleGenerator`` (Hydra ``_partial_``),
+            because S's output heads are sized by G.
+        discriminator: D.
+        perceptual: content + style losses on a frozen VGG.
+        adversarial: GAN loss kind.
+        policy: the loss-weight adaptation policy.
+        optimizer_g / optimizer_d: optimizer factories taking ``params`` (Hydra ``_partial_``).
+        grad_clip_g / grad_clip_d: max gradient norm (None = off); applied after AMP unscaling.
+        r1_weight / r1_every: R1 penalty on real style images, lazily every ``r1_every`` steps.
+        max_consecutive_nonfinite: stop after this many skipped steps in a row.
+        val_metrics: optional ``nn.ModuleDict`` of torchmetrics metrics ``update(output, content)``;
+            a metric whose ``reference`` attribute is ``"style"`` gets ``update(output, style)``.
+        num_grid_samples: how many validation examples the image grid shows.
+        config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
+    """
+
+    def __init__(
+        self,
+        generator: ContentGenerator,
+        style_generator: Callable[..., StyleGenerator] | StyleGenerator,
+        discriminator: MultiScaleDiscriminator,
+        perceptual: PerceptualLoss,
+        adversarial: AdversarialLoss,
+        policy: WeightPolicy,
+        optimizer_g: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99)),
+        optimizer_d: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99)),
+        grad_clip_g: float | None = None,
+        grad_clip_d: float | None = None,
+        r1_weight: float = 0.0,
+        r1_every: int = 4,
+        max_consecutive_nonfinite: int = 10,
+        val_metrics: nn.ModuleDict | None = None,
+        num_grid_samples: int = 4,
+        channels_last: bool = False,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator = generator
+        if not isinstance(style_generator, StyleGenerator):
+            # The policy decides whether λ is a generator input, so the user never sets cond_dim.
+            style_generator = style_generator(modulation_dims=generator.modulation_dims,
+                                              cond_dim=1 if policy.conditions_generator else 0)
+        self.style_generator = style_generator
+        self.discriminator = discriminator
+        self.perceptual = perceptual
+        self.adversarial = adversarial
+        self.policy = policy
+        self.stylizer = Stylizer(generator, style_generator)
+        if policy.conditions_generator and style_generator.cond_dim < 1:
+            raise ValueError(
+                f"policy {type(policy).__name__} feeds λ to the generator: set model.style_generator.cond_dim=1"
+            )
+        if not policy.conditions_generator and style_generator.cond_dim > 0:
+            raise ValueError("model.style_generator.cond_dim>0 needs a λ-conditioned policy (e.g. policy=conditional)")
+        for key, value in (("grad_clip_g", grad_clip_g), ("grad_clip_d", grad_clip_d)):
+            if value is not None and not value > 0:
+                raise ValueError(f"module.{key}={value}: must be > 0 or null")
+        if r1_weight < 0 or r1_every < 1:
+            raise ValueError("module.r1_weight must be >= 0 and module.r1_every >= 1")
+        self.optimizer_g = optimizer_g
+        self.optimizer_d = optimizer_d
+        self.grad_clip_g = grad_clip_g
+        self.grad_clip_d = grad_clip_d
+        self.r1_weight = r1_weight
+        self.r1_every = r1_every
+        self.max_consecutive_nonfinite = max_consecutive_nonfinite
+        self.val_metrics = val_metrics if val_metrics is not None else nn.ModuleDict()
+        self.num_grid_samples = num_grid_samples
+        self.channels_last = channels_last
+        self.config = dict(config) if config is not None else None
+        # Batches trained (checkpointed): the step policies and schedules see.
+        self.register_buffer("train_step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
+        self._consecutive_nonfinite = 0
+        self.val_examples: dict[str, Tensor] | None = None
+
+    # ------------------------------------------------------------------ setup
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        g_params = [*self.generator.parameters(), *self.style_generator.parameters()]
+        return [self.optimizer_g(g_params), self.optimizer_d(self.discriminator.parameters())]
+
+    def on_fit_start(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    # ------------------------------------------------------------------ pieces
+    def _style_input(self, batch: Mapping[str, Tensor]) -> Tensor:
+        if self.style_generator.encoder_kind == "embedding":
+            return batch["style_index"]
+        return batch["style"]
+
+    def _targets(self, content: Tensor, style: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """VGG features of content and style in one pass (they are loss targets: no grad)."""
+        with torch.no_grad():
+            feats = self.perceptual.features(torch.cat([content, style]))
+        n = content.shape[0]
+        return {k: v[:n] for k, v in feats.items()}, {k: v[n:] for k, v in feats.items()}
+
+    def _policy_batch(self, content: Tensor, c_feats: Mapping[str, Tensor], s_feats: Mapping[str, Tensor],
+                      training: bool) -> PolicyBatch:
+        features = None
+        if self.policy.needs_pair_features:
+            features = pair_features(content, c_feats, s_feats, self.perceptual.style_layers)
+        return PolicyBatch(step=int(self.train_step), batch_size=content.shape[0], device=content.device,
+                           pair_features=features, feature_names=FEATURE_NAMES, training=training)
+
+    def _grad_norms(self, losses: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """‖∇_W L_i‖ on G's last layer for each term (VQGAN / GradNorm), rank-averaged."""
+        weight = self.generator.last_layer
+        norms = {}
+        for name, loss in losses.items():
+            (grad,) = torch.autograd.grad(loss, weight, retain_graph=True, allow_unused=True)
+            norms[name] = torch.zeros((), device=weight.device) if grad is None else grad.detach().float().norm()
+        return rank_mean(norms)
+
+    def _generator_terms(self, fake: Tensor, content: Tensor, style: Tensor, c_feats: Mapping[str, Tensor],
+                         s_feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        terms = dict(self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats))
+        terms["adv"] = self.adversarial.generator_loss(self.discriminator(fake))
+        return terms
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        content, style = batch["content"], batch["style"]
+        if self.channels_last:
+            content = content.contiguous(memory_format=torch.channels_last)
+            style = style.contiguous(memory_format=torch.channels_last)
+        step = int(self.train_step)
+        c_feats, s_feats = self._targets(content, style)
+        cond = self.policy.condition(self._policy_batch(content, c_feats, s_feats, training=True))
+
+        # ---- generator + style generator
+        self.toggle_optimizer(opt_g)
+        fake = self.stylizer(content, self._style_input(batch), cond=cond)
+        terms = self._generator_terms(fake, content, style, c_feats, s_feats)
+        means = {k: v.float().mean() for k, v in terms.items()}
+        ctx = PolicyContext(
+            step=step,
+            losses=rank_mean({k: v.detach() for k, v in means.items()}),
+            sample_losses={k: v.detach().float() for k, v in terms.items()},
+            grad_norms=self._grad_norms(means) if self.policy.needs_grad_norms else None,
+            condition=cond,
+        )
+        lam = self.policy.resolve(ctx)
+        g_loss = sum((lam[k] * terms[k].float()).mean() for k in terms if k in lam)
+        skip = any_rank(not bool(torch.isfinite(g_loss.detach())), g_loss.device)
+        if not skip:
+            self.manual_backward(g_loss)
+            opt_g.step()
+        opt_g.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(opt_g)
+
+        # ---- discriminator
+        self.toggle_optimizer(opt_d)
+        real = style.detach()
+        use_r1 = self.r1_weight > 0 and step % self.r1_every == 0
+        if use_r1:
+            real.requires_grad_(True)
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        d_loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
+        r1 = self.adversarial.r1_penalty(real_logits, real) if use_r1 else d_loss.new_zeros(())
+        d_total = d_loss + self.r1_weight * self.r1_every * r1
+        d_skip = skip or any_rank(not bool(torch.isfinite(d_total.detach())), d_total.device)
+        if not d_skip:
+            self.manual_backward(d_total)
+            opt_d.step()
+        opt_d.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(opt_d)
+
+        self._track_nonfinite(skip or d_skip, step)
+        if not skip:
+            self.policy.update(ctx)
+        self.train_step += 1
+
+        logs = {f"train/loss_{k}": v for k, v in ctx.losses.items()}
+        logs.update({f"train/lambda_{k}": v.float().mean() for k, v in lam.items()})
+        logs.update({"train/loss_g": g_loss.detach(), "train/loss_d": d_loss.detach(),
+                     "train/skipped_steps": self.skipped_steps.float()})
+        if use_r1:
+            logs["train/r1"] = r1.detach()
+        self.log_dict(logs, on_step=True, on_epoch=False, prog_bar=False, batch_size=content.shape[0])
+        self.log("train/step", float(step), on_step=True, prog_bar=False, batch_size=content.shape[0])
+
+    def _track_nonfinite(self, skipped: bool, step: int) -> None:
+        if not skipped:
+            self._consecutive_nonfinite = 0
+            return
+        self._consecutive_nonfinite += 1
+        self.skipped_steps += 1
+        log.warning("non-finite loss at train_step %d: step skipped (%d in a row, %d in total)",
+                    step, self._consecutive_nonfinite, int(self.skipped_steps))
+        if self._consecutive_nonfinite >= self.max_consecutive_nonfinite:
+            raise NonFiniteLossError(
+                f"{self._consecutive_nonfinite} consecutive non-finite losses (up to train_step {step}); "
+                "lower the learning rate or loss weights, or try precision=32. The last checkpoint is kept; "
+                "resume with ckpt_path=last."
+            )
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # In manual mode this hook runs after AMP unscaling, so the clip threshold is in true units.
+        clip = self.grad_clip_g if optimizer is self.trainer.optimizers[0] else self.grad_clip_d
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    # ------------------------------------------------------------------ validation
+    def stylize(self, content: Tensor, style: Tensor, cond: Tensor | None = None, alpha: float = 1.0) -> Tensor:
+        return self.stylizer(content, style, alpha=alpha, cond=cond)
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        content, style = batch["content"], batch["style"]
+        c_feats, s_feats = self._targets(content, style)
+        cond = self.policy.inference_condition(self._policy_batch(content, c_feats, s_feats, training=False))
+        fake = self.stylizer(content, self._style_input(batch), cond=cond).float().clamp(0, 1)
+        terms = self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats)
+        n = content.shape[0]
+        self.log_dict({f"val/loss_{k}": v.float().mean() for k, v in terms.items()},
+                      on_epoch=True, sync_dist=True, batch_size=n)
+        for name, metric in self.val_metrics.items():
+            reference = style if getattr(metric, "reference", "content") == "style" else content
+            metric.update(fake, reference.float())
+            del name
+        if batch_idx == 0:
+            k = min(self.num_grid_samples, n)
+            self.val_examples = {"content": content[:k].float().cpu(), "style": style[:k].float().cpu(),
+                                 "output": fake[:k].cpu()}
+
+    def on_validation_epoch_end(self) -> None:
+        for name, metric in self.val_metrics.items():
+            value = metric.compute()
+            values = value if isinstance(value, Mapping) else {name: value}
+            self.log_dict({f"val/{k}": v.float() for k, v in values.items()}, sync_dist=False)
+            metric.reset()
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["adaptive_st"] = {"config": self.config, "consecutive_nonfinite": self._consecutive_nonfinite}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._consecutive_nonfinite = int(checkpoint.get("adaptive_st", {}).get("consecutive_nonfinite", 0))
