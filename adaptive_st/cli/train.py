@@ -43,7 +43,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     """Instantiate datamodule, module and trainer from a composed config."""
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     datamodule = instantiate(cfg.data)
-    module = instantiate(cfg.module, config=resolved)
+    # Passed after instantiation: Hydra would otherwise instantiate the _target_ nodes inside it.
+    module = instantiate(cfg.module, _partial_=True)(run_config=resolved)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -36,6 +36,8 @@ from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+#: GAN-standard Adam (β1=0.5) when a config does not say otherwise.
+DEFAULT_OPTIMIZER: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99))
 
 
 class NonFiniteLossError(RuntimeError):
@@ -60,7 +62,7 @@ class StyleTransferModule(L.LightningModule):
         val_metrics: optional ``nn.ModuleDict`` of torchmetrics metrics ``update(output, content)``;
             a metric whose ``reference`` attribute is ``"style"`` gets ``update(output, style)``.
         num_grid_samples: how many validation examples the image grid shows.
-        config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
+        run_config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
     """
 
     def __init__(
@@ -71,8 +73,8 @@ class StyleTransferModule(L.LightningModule):
         perceptual: PerceptualLoss,
         adversarial: AdversarialLoss,
         policy: WeightPolicy,
-        optimizer_g: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99)),
-        optimizer_d: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99)),
+        optimizer_g: OptimizerFactory = DEFAULT_OPTIMIZER,
+        optimizer_d: OptimizerFactory = DEFAULT_OPTIMIZER,
         grad_clip_g: float | None = None,
         grad_clip_d: float | None = None,
         r1_weight: float = 0.0,
@@ -81,7 +83,7 @@ class StyleTransferModule(L.LightningModule):
         val_metrics: nn.ModuleDict | None = None,
         num_grid_samples: int = 4,
         channels_last: bool = False,
-        config: Mapping[str, Any] | None = None,
+        run_config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -117,7 +119,7 @@ class StyleTransferModule(L.LightningModule):
         self.val_metrics = val_metrics if val_metrics is not None else nn.ModuleDict()
         self.num_grid_samples = num_grid_samples
         self.channels_last = channels_last
-        self.config = dict(config) if config is not None else None
+        self.run_config = dict(run_config) if run_config is not None else None
         # Batches trained (checkpointed): the step policies and schedules see.
         self.register_buffer("train_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
@@ -285,7 +287,7 @@ class StyleTransferModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["adaptive_st"] = {"config": self.config, "consecutive_nonfinite": self._consecutive_nonfinite}
+        checkpoint["adaptive_st"] = {"config": self.run_config, "consecutive_nonfinite": self._consecutive_nonfinite}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._consecutive_nonfinite = int(checkpoint.get("adaptive_st", {}).get("consecutive_nonfinite", 0))

@@ -19,7 +19,7 @@ Policies never call ``backward()`` and always return detached weights.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -81,15 +81,15 @@ class WeightPolicy(nn.Module):
         self.base_weights: dict[str, float] = {k: float(v) for k, v in base_weights.items()}
 
     # -- the three phases -------------------------------------------------------------------
-    def condition(self, batch: PolicyBatch) -> Tensor | None:  # noqa: ARG002
+    def condition(self, batch: PolicyBatch) -> Tensor | None:
         """Per-sample λ fed to the generator, or ``None`` (default: the generator is not conditioned)."""
         return None
 
-    def weights(self, ctx: PolicyContext) -> dict[str, Tensor]:  # noqa: ARG002
+    def weights(self, ctx: PolicyContext) -> dict[str, Tensor]:
         """λ for the terms this policy controls (default: none, so ``base_weights`` apply)."""
         return {}
 
-    def update(self, ctx: PolicyContext) -> None:  # noqa: ARG002
+    def update(self, ctx: PolicyContext) -> None:
         """Advance the policy's state after an optimizer step (default: stateless)."""
 
     # -- helpers the training step uses -------------------------------------------------------
@@ -121,3 +121,33 @@ def validate_weights(weights: Mapping[str, float], key: str) -> None:
         v = float(value)
         if not math.isfinite(v) or v < 0:
             raise ValueError(f"{key}.{name}={value}: loss weights must be finite and >= 0")
+
+
+def validate_terms(terms: Sequence[str], base_weights: Mapping[str, float], key: str = "policy.terms",
+                   allowed: Sequence[str] = LOSS_TERMS) -> tuple[str, ...]:
+    """Check the terms a policy adapts (non-empty, known, no repeats, present in ``base_weights``)."""
+    out = tuple(terms)
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"{key}={list(out)}: expected a non-empty list without repeats")
+    for t in out:
+        if t not in allowed:
+            raise ValueError(f"{key}: unknown term {t!r}; expected some of {list(allowed)}")
+        if t not in base_weights:
+            raise ValueError(f"{key}: term {t!r} has no entry in policy.base_weights")
+    return out
+
+
+def adam_step(value: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: int, lr: float,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    """One in-place Adam step (Kingma & Ba 2015) on a buffer, ``step`` counting from 1.
+
+    Policies learn buffers from explicit gradients rather than owning parameters, which DDP would
+    report as unused (they get no autograd gradient) and checkpoints would split from their state.
+    """
+    b1, b2 = betas
+    g = grad.to(exp_avg.dtype)
+    exp_avg.mul_(b1).add_(g, alpha=1 - b1)
+    exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+    m_hat = exp_avg.float() / (1 - b1**step)
+    v_hat = exp_avg_sq.float() / (1 - b2**step)
+    value.copy_(value.float() - lr * m_hat / (v_hat.sqrt() + eps))

@@ -20,7 +20,7 @@ def test_constant_returns_base_weights_detached():
 
 @pytest.mark.parametrize("bad", [{"style": -1.0}, {"style": float("nan")}, {"texture": 1.0}])
 def test_invalid_base_weights_name_the_key(bad):
-    with pytest.raises(ValueError, match="policy.base_weights"):
+    with pytest.raises(ValueError, match=r"policy\.base_weights"):
         ConstantPolicy(bad)
 
 
@@ -41,7 +41,7 @@ def test_cosine_warmup_and_step_decay():
 
 
 def test_schedule_rejects_bad_config():
-    with pytest.raises(ValueError, match="policy.shape"):
+    with pytest.raises(ValueError, match=r"policy\.shape"):
         SchedulePolicy(BASE, shape="exp")
     with pytest.raises(ValueError, match="unknown term"):
         SchedulePolicy(BASE, terms=["texture"])

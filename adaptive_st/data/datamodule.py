@@ -1,0 +1,194 @@
+"""Lightning DataModule: folders (or the built-in sample set) -> train/val DataLoaders of unpaired pairs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from adaptive_st.data.datasets import UnpairedStyleDataset, default_load_size
+from adaptive_st.data.images import DataConfigError, list_images
+from adaptive_st.data.sample import ensure_sample_dataset
+from adaptive_st.data.split import split_by_path_hash
+
+
+class StyleTransferDataModule(L.LightningDataModule):
+    """Unpaired content/style data for GAN style transfer.
+
+    Folder problems surface when the module is constructed (:meth:`validate`), before any model is built. If
+    ``content_dir`` or ``style_dir`` is ``None``, the built-in procedural sample set is generated (once) under
+    ``sample_root`` and used instead, so training works offline on a fresh clone.
+
+    Content images are split into train/val by a stable path hash (see :func:`split_by_path_hash`). Style images
+    are *shared* by train and val: validation measures how well unseen content is rendered in the target
+    styles, and the discriminator must see every style in training to define those targets.
+
+    DataLoaders use the default samplers (shuffle for train) so Lightning can swap in a ``DistributedSampler``
+    under DDP. Train augmentation depends on the epoch: add ``DatasetEpochCallback`` to the trainer or call
+    :meth:`set_epoch` each epoch.
+    """
+
+    def __init__(
+        self,
+        content_dir: str | None = None,
+        style_dir: str | None = None,
+        sample_root: str | None = None,
+        crop_size: int = 128,
+        load_size: int | None = None,
+        batch_size: int = 8,
+        val_batch_size: int | None = None,
+        num_workers: int = 0,
+        val_fraction: float = 0.15,
+        num_val_pairs: int = 8,
+        train_length: int | None = None,
+        seed: int = 0,
+        cache: bool = True,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        _require(crop_size >= 1, "data.crop_size", crop_size, "must be >= 1")
+        self.load_size = default_load_size(crop_size) if load_size is None else int(load_size)
+        if crop_size > self.load_size:
+            raise ValueError(
+                f"data.crop_size={crop_size} is larger than data.load_size={self.load_size}; lower "
+                "data.crop_size or raise data.load_size."
+            )
+        _require(batch_size >= 1, "data.batch_size", batch_size, "must be >= 1")
+        _require(
+            val_batch_size is None or val_batch_size >= 1,
+            "data.val_batch_size",
+            val_batch_size,
+            "must be >= 1",
+        )
+        _require(num_workers >= 0, "data.num_workers", num_workers, "must be >= 0")
+        _require(0.0 <= val_fraction < 1.0, "data.val_fraction", val_fraction, "must be in [0, 1)")
+        _require(num_val_pairs >= 1, "data.num_val_pairs", num_val_pairs, "must be >= 1")
+        _require(train_length is None or train_length >= 1, "data.train_length", train_length, "must be >= 1")
+
+        self.crop_size = crop_size
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.val_fraction = val_fraction
+        self.num_val_pairs = num_val_pairs
+        self.train_length = train_length
+        self.seed = seed
+        self.cache = cache
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self._requested = (content_dir, style_dir, sample_root)
+
+        self.content_dir: Path
+        self.style_dir: Path
+        self.content_paths: list[Path] = []
+        self.content_train_paths: list[Path] = []
+        self.content_val_paths: list[Path] = []
+        self.style_paths: list[Path] = []
+        self.train_dataset: UnpairedStyleDataset | None = None
+        self.val_dataset: UnpairedStyleDataset | None = None
+        self._shuffle_generator = torch.Generator().manual_seed(seed)
+        self.validate()
+
+    def validate(self) -> None:
+        """Resolve the folders (generating the sample set if needed), list the images and split the content.
+
+        Raises :class:`DataConfigError` naming the offending path and config key.
+        """
+        content_dir, style_dir, sample_root = self._requested
+        if content_dir is None or style_dir is None:
+            if sample_root is None:
+                raise DataConfigError(
+                    "data.content_dir / data.style_dir are not set and data.sample_root is missing: set "
+                    "data.content_dir and data.style_dir to image folders, or data.sample_root to a writable "
+                    "folder for the built-in sample dataset."
+                )
+            try:
+                sample_content, sample_style = ensure_sample_dataset(Path(sample_root).expanduser())
+            except OSError as exc:
+                raise DataConfigError(
+                    f"data.sample_root={sample_root}: cannot write the built-in sample dataset there ({exc}); "
+                    "point data.sample_root to a writable folder."
+                ) from exc
+            content_dir = str(sample_content) if content_dir is None else content_dir
+            style_dir = str(sample_style) if style_dir is None else style_dir
+        self.content_dir = Path(content_dir).expanduser()
+        self.style_dir = Path(style_dir).expanduser()
+        self.content_paths = list_images(self.content_dir, config_key="data.content_dir")
+        self.style_paths = list_images(self.style_dir, config_key="data.style_dir")
+        self.content_train_paths, self.content_val_paths = split_by_path_hash(
+            self.content_paths, self.content_dir, self.val_fraction
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        common: dict[str, Any] = {
+            "crop_size": self.crop_size,
+            "load_size": self.load_size,
+            "seed": self.seed,
+            "cache": self.cache,
+        }
+        self.train_dataset = UnpairedStyleDataset(
+            self.content_train_paths, self.style_paths, train=True, length=self.train_length, **common
+        )
+        self.val_dataset = UnpairedStyleDataset(
+            self.content_val_paths, self.style_paths, train=False, length=self.num_val_pairs, **common
+        )
+        if self.cache and self.num_workers > 0:
+            # Decode once here so forked/spawned workers share one cache instead of each decoding every file.
+            # Validation is small (num_val_pairs) and decodes lazily.
+            self.train_dataset.preload(num_threads=min(4, os.cpu_count() or 1))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forward the epoch to the training dataset (pairing and crops depend on it)."""
+        if self.train_dataset is not None:
+            self.train_dataset.set_epoch(epoch)
+
+    @property
+    def num_bad_files(self) -> int:
+        """Unreadable files skipped so far, over train and val (a style file may be counted by both)."""
+        return sum(ds.num_bad_files for ds in (self.train_dataset, self.val_dataset) if ds is not None)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._dataset("train_dataset")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(dataset) >= self.batch_size,
+            generator=self._shuffle_generator,
+            **self._loader_kwargs(),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        dataset = self._dataset("val_dataset")
+        return DataLoader(dataset, batch_size=self.val_batch_size, shuffle=False, **self._loader_kwargs())
+
+    def test_dataloader(self) -> DataLoader:
+        """The validation pairs: content held out from training, styles shared (see the class docstring)."""
+        return self.val_dataloader()
+
+    def _dataset(self, name: str) -> UnpairedStyleDataset:
+        if getattr(self, name) is None:
+            self.setup()
+        dataset = getattr(self, name)
+        assert dataset is not None
+        return dataset
+
+    def _loader_kwargs(self) -> dict[str, Any]:
+        return {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.persistent_workers,
+        }
+
+
+def _require(ok: bool, key: str, value: object, rule: str) -> None:
+    if not ok:
+        raise ValueError(f"{key}={value!r} {rule}.")
