@@ -4,6 +4,10 @@ Kept deliberately small (VGG is used only inside the losses): three stride-2 con
 image to 1/8 resolution, style-modulated residual blocks work there, and upsample+conv stages
 (each modulated by AdaIN) bring it back. A skip from the 1/2-resolution stem keeps fine edges,
 which is what SSIM-to-source rewards.
+
+With ``residual=True`` (default) G predicts a change of the source in logit space,
+``sigmoid(logit(x) + Δ)``, and Δ starts at zero: training begins from the identity and moves
+towards the style as far as the loss weights ask, instead of first re-learning to draw the photo.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from adaptive_st.models.layers import ConvAct, ModulatedResBlock, UpModulated
+from adaptive_st.models.layers import ConvAct, ModulatedResBlock, UpModulated, conv3x3
 
 ModParams = list[tuple[Tensor, Tensor]]
 
@@ -23,9 +27,10 @@ class ContentGenerator(nn.Module):
         width: channels after the stem; the bottleneck has ``4 * width``.
         n_res_blocks: modulated residual blocks at 1/8 resolution.
         skip: add the stem's features back before the last stage (sharper content).
+        residual: predict a logit-space change of the input (identity at initialisation).
     """
 
-    def __init__(self, width: int = 16, n_res_blocks: int = 2, skip: bool = True) -> None:
+    def __init__(self, width: int = 16, n_res_blocks: int = 2, skip: bool = True, residual: bool = True) -> None:
         super().__init__()
         if width < 4 or n_res_blocks < 0:
             raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
@@ -37,8 +42,12 @@ class ContentGenerator(nn.Module):
         self.up1 = UpModulated(4 * w, 2 * w)
         self.up2 = UpModulated(2 * w, w)
         self.up3 = UpModulated(w, w)
-        self.to_rgb = nn.Conv2d(w, 3, 3, padding=1)
+        self.to_rgb = conv3x3(w, 3)
         self.skip = skip
+        self.residual = residual
+        if residual:
+            nn.init.zeros_(self.to_rgb.weight)
+            nn.init.zeros_(self.to_rgb.bias)
 
     @property
     def modulated(self) -> list[nn.Module]:
@@ -72,4 +81,8 @@ class ContentGenerator(nn.Module):
         if self.skip:
             h = h + s
         h = self.up3(h, params[i + 2 : i + 3], alpha)
-        return torch.sigmoid(self.to_rgb(h))
+        delta = self.to_rgb(h)
+        if self.residual:
+            x = x.clamp(1e-3, 1 - 1e-3)
+            delta = delta + torch.log(x) - torch.log1p(-x)
+        return torch.sigmoid(delta)

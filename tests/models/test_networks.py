@@ -9,8 +9,9 @@ def make_stylizer(cond_dim: int = 0, encoder: str = "image", num_styles: int = 0
     g = ContentGenerator(width=8, n_res_blocks=1)
     s = StyleGenerator(g.modulation_dims, style_dim=16, width=8, image_size=32, cond_dim=cond_dim,
                        encoder=encoder, num_styles=num_styles, hidden=32)
-    # The head starts at the identity modulation; perturb it so styles actually differ.
+    # G and S start at the identity; perturb them so styles actually differ.
     torch.nn.init.normal_(s.head.weight, std=0.1)
+    torch.nn.init.normal_(g.to_rgb.weight, std=0.1)
     return Stylizer(g, s)
 
 
@@ -20,6 +21,13 @@ def test_generator_keeps_shape_and_range():
     out = st(x, y)
     assert out.shape == x.shape
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_residual_generator_starts_as_identity():
+    g = ContentGenerator(width=8, n_res_blocks=1, residual=True)
+    s = StyleGenerator(g.modulation_dims, style_dim=8, width=8, image_size=32)
+    x = torch.rand(2, 3, 32, 32).clamp(0.01, 0.99)
+    torch.testing.assert_close(g(x, s(torch.rand(2, 3, 32, 32))), x, atol=1e-5, rtol=1e-5)
 
 
 def test_generator_rejects_sizes_not_divisible_by_8():
