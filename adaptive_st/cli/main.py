@@ -6,6 +6,10 @@ import sys
 
 COMMANDS = {
     "train": "adaptive_st.cli.train",
+    "stylize": "adaptive_st.cli.stylize",
+    "evaluate": "adaptive_st.cli.evaluate",
+    "export": "adaptive_st.cli.export",
+    "weights": "adaptive_st.cli.weights",
 }
 
 

@@ -1,30 +1,43 @@
 """`python -m adaptive_st.train`: compose the Hydra config, build everything, fit, report.
 
 Everything is built with ``hydra.utils.instantiate`` from ``conf/``; this file only wires the
-objects together, resolves ``ckpt_path=last``, and always closes W&B (an unclosed run makes
-multirun jobs hang or merge).
+objects together, checks the config at start-up (:mod:`adaptive_st.cli.validation`), resolves
+``ckpt_path=last`` and checks that checkpoint before Lightning restores it, writes checkpoints
+atomically (:class:`AtomicCheckpointIO`), and always closes W&B (an unclosed run makes multirun jobs
+hang or merge). A run stopped by SIGTERM/SIGINT saves ``last.ckpt`` (see
+:mod:`adaptive_st.module.interrupt`) and exits with status 128 + signal number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.fabric.plugins.io import CheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
+from adaptive_st.cli.validation import validate_config
+from adaptive_st.module.checkpoint_io import AtomicCheckpointIO, load_resume_checkpoint
+from adaptive_st.module.csv_resume import continue_csv_logs
+from adaptive_st.module.interrupt import InterruptCheckpoint
 
 log = logging.getLogger(__name__)
 register_resolvers()
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = False) -> str | None:
     """``last`` → ``<output_dir>/checkpoints/last.ckpt`` if it exists (fresh start otherwise)."""
     if ckpt_path in (None, "", "null"):
         return None
@@ -32,22 +45,32 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
         last = Path(output_dir) / "checkpoints" / "last.ckpt"
         if last.exists():
             return str(last)
-        log.info("ckpt_path=last but %s does not exist yet: starting a fresh run", last)
+        if not quiet:
+            log.info("ckpt_path=last but %s does not exist yet: starting a fresh run", last)
         return None
-    if not Path(ckpt_path).is_file():
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
-    return ckpt_path
+    return str(path)
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Instantiate datamodule, module and trainer from a composed config."""
+    """Check the config (and the checkpoint to resume), then instantiate datamodule, module and trainer."""
+    validate_config(cfg)
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    datamodule = instantiate(cfg.data)
-    # Passed after instantiation: Hydra would otherwise instantiate the _target_ nodes inside it.
-    module = instantiate(cfg.module, _partial_=True)(run_config=resolved)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(cfg.paths.output_dir), quiet=True)
+    # Before anything heavy: a truncated checkpoint or one of another model fails here, naming why.
+    checkpoint = load_resume_checkpoint(ckpt_path, resolved) if ckpt_path else None
+    with _config_errors():
+        datamodule = instantiate(cfg.data)
+        # Passed after instantiation: Hydra would otherwise instantiate the _target_ nodes inside it.
+        module = instantiate(cfg.module, _partial_=True)(run_config=resolved)
+        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+        loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=_plugins(cfg))
+    if checkpoint is not None:  # before log_hyperparams: creating the CSV writer deletes metrics.csv
+        continue_csv_logs(loggers, checkpoint)
+        del checkpoint
     for lg in loggers:
         if hasattr(lg, "log_hyperparams"):
             lg.log_hyperparams(resolved)
@@ -60,8 +83,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     datamodule, module, trainer = build(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(output_dir))
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), str(output_dir)))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SIGTERMException:
+        raise SystemExit(128 + _stop_signal(trainer)) from None
     finally:
         _finish_wandb(trainer)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
@@ -70,6 +96,33 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("metrics: %s", json.dumps(metrics, sort_keys=True))
         log.info("outputs in %s", output_dir)
     return metrics
+
+
+@contextlib.contextmanager
+def _config_errors() -> Iterator[None]:
+    """Surface a constructor's ValueError as itself: ours already name the config key and the fix, which
+    Hydra's ``InstantiationException`` wrapper would bury under its own text."""
+    try:
+        yield
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, ValueError):
+            raise exc.__cause__ from None
+        raise
+
+
+def _plugins(cfg: DictConfig) -> list[Any]:
+    """The config's ``trainer.plugins`` plus atomic checkpoint writes, unless it brings its own CheckpointIO."""
+    plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
+    if not any(isinstance(p, CheckpointIO) for p in plugins):
+        plugins.append(AtomicCheckpointIO())
+    return plugins
+
+
+def _stop_signal(trainer: L.Trainer) -> int:
+    for cb in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(cb, InterruptCheckpoint) and cb.stop_signal is not None:
+            return int(cb.stop_signal)
+    return int(signal.SIGTERM)
 
 
 def _finish_wandb(trainer: L.Trainer) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
 from adaptive_st.data.datasets import UnpairedStyleDataset, default_load_size
 from adaptive_st.data.images import DataConfigError, list_images
+from adaptive_st.data.resumable import EpochShuffleSampler, ResumableDataLoader
 from adaptive_st.data.sample import ensure_sample_dataset
 from adaptive_st.data.split import split_by_path_hash
 
@@ -27,8 +27,9 @@ class StyleTransferDataModule(L.LightningDataModule):
     are *shared* by train and val: validation measures how well unseen content is rendered in the target
     styles, and the discriminator must see every style in training to define those targets.
 
-    DataLoaders use the default samplers (shuffle for train) so Lightning can swap in a ``DistributedSampler``
-    under DDP. Train augmentation depends on the epoch: add ``DatasetEpochCallback`` to the trainer or call
+    The train DataLoader shuffles in an order drawn from ``(seed, epoch)`` and is resumable mid-epoch
+    (:mod:`adaptive_st.data.resumable`); under DDP Lightning wraps its sampler for the ranks. Train
+    augmentation depends on the epoch: add ``DatasetEpochCallback`` to the trainer or call
     :meth:`set_epoch` each epoch.
     """
 
@@ -92,7 +93,6 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_paths: list[Path] = []
         self.train_dataset: UnpairedStyleDataset | None = None
         self.val_dataset: UnpairedStyleDataset | None = None
-        self._shuffle_generator = torch.Generator().manual_seed(seed)
         self.validate()
 
     def validate(self) -> None:
@@ -157,12 +157,12 @@ class StyleTransferDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train_dataset")
-        return DataLoader(
+        # Order from (seed, epoch) and a checkpointable position: a resumed run sees the same batches.
+        return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=EpochShuffleSampler(len(dataset), seed=self.seed),
             drop_last=len(dataset) >= self.batch_size,
-            generator=self._shuffle_generator,
             **self._loader_kwargs(),
         )
 

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 #: Reflection padding: zero padding makes the decoder paint a visible frame along the borders.
 PADDING_MODE = "reflect"
 

@@ -1,0 +1,144 @@
+"""Evaluate one checkpoint on a list of pairs: stylize each pair, score it, time the stylization.
+
+Images are decoded and resized once (a style is shared by many pairs), style codes are computed once
+per style, and only the stylize calls are timed (images/s then means the same as in ``stylize``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from adaptive_st.data.images import ImageLoadError
+from adaptive_st.evaluation.availability import Availability
+from adaptive_st.evaluation.pair_metrics import PairScorer
+from adaptive_st.evaluation.pairs import Pair
+from adaptive_st.inference import Style, StyleTransfer, StylizeOptions, load_stylizer, output_name, read_image
+from adaptive_st.inference.images import quantize, resize_longer_side, write_png
+from adaptive_st.inference.runtime import Runtime
+from adaptive_st.metrics import FIDMetric, LPIPSMetric
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    size: int | None = 512
+    alpha: float = 1.0
+    lam: float | None = None
+    vgg_path: str | Path | None = None
+    grid_pairs: int = 4
+    images_dir: Path | None = None
+
+
+@dataclass
+class CheckpointResult:
+    """Per-pair rows and what the reports need about one checkpoint."""
+
+    label: str
+    path: Path
+    policy: str
+    conditioned: bool
+    vgg: str
+    rows: list[dict[str, object]] = field(default_factory=list)
+    examples: list[tuple[Tensor, Tensor, Tensor]] = field(default_factory=list)
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    fid: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return len(self.rows) / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def mpx_per_s(self) -> float:
+        return self.megapixels / self.seconds if self.seconds > 0 else math.nan
+
+
+class ImageCache:
+    """Decoded, resized images by path (``None`` for unreadable files, with the error kept)."""
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+        self._images: dict[Path, Tensor | None] = {}
+        self.errors: dict[Path, str] = {}
+
+    def get(self, path: Path) -> Tensor | None:
+        if path not in self._images:
+            try:
+                self._images[path] = resize_longer_side(read_image(path), self.size)
+            except ImageLoadError as err:
+                self._images[path], self.errors[path] = None, str(err)
+                log.warning("skipping pairs with %s", err)
+        return self._images[path]
+
+
+def evaluate_checkpoint(label: str, ckpt: Path, pairs: Sequence[Pair], runtime: Runtime, settings: EvalSettings,
+                        images: ImageCache, lpips: LPIPSMetric | None, fid: FIDMetric | None) -> CheckpointResult:
+    model = load_stylizer(ckpt, runtime.device)
+    engine = StyleTransfer(model, runtime, settings.vgg_path)
+    vgg = model.build_vgg(settings.vgg_path)
+    scorer = PairScorer(vgg, model.content_layers, model.style_layers, lpips)
+    vgg_cfg = model.config["loss"]["perceptual"]["vgg"]
+    result = CheckpointResult(label, ckpt, model.policy_name, model.conditioned,
+                              f"{vgg_cfg.get('source')}:{Path(str(vgg_cfg.get('weights_path'))).name}"
+                              f" {list(vgg.layers)}")
+    lam = settings.lam if model.conditioned else None
+    if settings.lam is not None and not model.conditioned:
+        result.notes.append(f"λ={settings.lam:g} not applied: policy={model.policy_name} is not λ-conditioned")
+    options = StylizeOptions(alpha=settings.alpha, lam=lam)
+    styles: dict[Path, Style] = {}
+    if fid is not None:
+        fid.reset()
+    for pair in pairs:
+        content, style_image = images.get(pair.content), images.get(pair.style)
+        if content is None or style_image is None:
+            continue
+        if pair.style not in styles:
+            styles[pair.style] = engine.style_from_images([style_image], pair.style.stem)
+            if fid is not None:
+                fid.update(fake=None, real=style_image.unsqueeze(0))
+        started = time.perf_counter()
+        output, used_lam = engine.stylize_with_condition(content, styles[pair.style], options)
+        elapsed = time.perf_counter() - started
+        result.seconds += elapsed
+        result.megapixels += output.shape[-1] * output.shape[-2] / 1e6
+        output = quantize(output)  # score what the saved PNG holds
+        row: dict[str, object] = {"checkpoint": label, "content": pair.content.name, "style": pair.style.name,
+                                  "alpha": settings.alpha, "lam": used_lam, "seconds": elapsed}
+        row.update(scorer(output, content, style_image, pair.content, pair.style))
+        result.rows.append(row)
+        if fid is not None:
+            fid.update(fake=output.unsqueeze(0))
+        if len(result.examples) < settings.grid_pairs:
+            result.examples.append((content, style_image, output))
+        if settings.images_dir is not None:
+            name = output_name(pair.content.stem, pair.style.stem, settings.alpha, lam)
+            write_png(output, settings.images_dir / _safe(label) / name)
+    if fid is not None:
+        try:
+            result.fid = float(fid.compute())
+        except RuntimeError as err:  # fewer than 2 images on a side
+            result.notes.append(f"FID not computed: {err}")
+    return result
+
+
+def _safe(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label)
+
+
+def lpips_note(availability: Availability) -> str:
+    return "LPIPS: available" if availability.available else availability.reason
+
+
+def evaluation_device_note(runtime: Runtime) -> str:
+    return f"{runtime.device.type}, {runtime.precision}, channels_last={runtime.channels_last}, " \
+           f"threads={torch.get_num_threads()}"

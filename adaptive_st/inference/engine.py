@@ -1,0 +1,203 @@
+"""Stylize images with a loaded model: style codes once per style, then any number of contents.
+
+One content image at a time (sizes differ in a folder); the per-content work is S's small MLP (for λ
+and colour matching) and G, tiled when the image is large.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from adaptive_st.inference.color import PRESERVE_COLOR, keep_content_chroma, match_color, to_grey
+from adaptive_st.inference.condition import check_lambda, default_condition, per_image_lambda
+from adaptive_st.inference.errors import ConditionError
+from adaptive_st.inference.images import center_crop_like_training, resize_longer_side
+from adaptive_st.inference.model import LoadedModel
+from adaptive_st.inference.norm_stats import shared_statistics
+from adaptive_st.inference.padding import MULTIPLE, crop_to, pad_to_multiple
+from adaptive_st.inference.receptive_field import default_overlap
+from adaptive_st.inference.runtime import Runtime
+from adaptive_st.inference.tiling import (
+    AUTO_TILE_ABOVE,
+    BLEND,
+    DEFAULT_STATS_SIZE,
+    DEFAULT_TILE,
+    run_tiled,
+)
+from adaptive_st.losses.vgg import VGGFeatures
+
+
+@dataclass(frozen=True)
+class StylizeOptions:
+    """Per-call knobs. ``tile=None`` tiles automatically above ``AUTO_TILE_ABOVE`` px, ``0`` never;
+    ``tile_overlap=None`` derives the overlap from G's receptive field."""
+
+    alpha: float = 1.0
+    lam: float | None = None
+    preserve_color: str = "none"
+    size: int | None = None
+    tile: int | None = None
+    tile_overlap: int | None = None
+    stats_size: int = DEFAULT_STATS_SIZE
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
+            raise ValueError(f"alpha={self.alpha}: style strength must be in [0, 1] (0 = content only)")
+        if self.preserve_color not in PRESERVE_COLOR:
+            raise ValueError(f"preserve_color={self.preserve_color!r}: expected one of {list(PRESERVE_COLOR)}")
+        if self.tile is not None and self.tile != 0 and self.tile < 64:
+            raise ValueError(f"tile={self.tile}: use 0 (no tiling), or a tile side >= 64 px")
+        if self.tile_overlap is not None and (self.tile_overlap < 0 or self.tile_overlap % MULTIPLE):
+            raise ValueError(f"tile_overlap={self.tile_overlap}: must be a non-negative multiple of {MULTIPLE}")
+        if self.stats_size < 64:
+            raise ValueError(f"stats_size={self.stats_size}: must be >= 64")
+
+    def tile_for(self, height: int, width: int) -> int:
+        """The tile side for an image (0 = whole image), rounded up to a multiple of 8."""
+        tile = self.tile
+        if tile is None:
+            tile = DEFAULT_TILE if max(height, width) > AUTO_TILE_ABOVE else 0
+        tile = -(-tile // MULTIPLE) * MULTIPLE
+        return 0 if tile >= max(height, width) else tile
+
+
+@dataclass
+class Style:
+    """One style (or a weighted mix) prepared for a whole folder: its code is computed once."""
+
+    name: str
+    code: Tensor
+    images: list[Tensor] = field(default_factory=list)
+    weights: list[float] | None = None
+    grey_code: Tensor | None = None
+
+
+class StyleTransfer:
+    """Stylizes with a :class:`LoadedModel` on a :class:`Runtime`."""
+
+    def __init__(self, model: LoadedModel, runtime: Runtime, vgg_path: str | Path | None = None,
+                 compile: bool = False) -> None:
+        """``compile``: run whole-image passes through ``torch.compile`` (fuses AdaIN's element-wise work;
+        ~2× on CPU, but the first image waits ~1 min for compilation, so it pays off on folders)."""
+        if model.device != runtime.device:
+            model.stylizer.to(runtime.device)
+            model.policy.to(runtime.device)
+            model.device = runtime.device
+        if runtime.channels_last:
+            model.stylizer.generator.to(memory_format=torch.channels_last)
+        self.model = model
+        self.runtime = runtime
+        self.vgg_path = vgg_path
+        self._vgg: VGGFeatures | None = None
+        generator = model.stylizer.generator
+        self._whole = torch.compile(generator, dynamic=True) if compile else generator
+
+    # ------------------------------------------------------------------ styles
+    @torch.inference_mode()
+    def _encode(self, images: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
+        load_size, crop = self.model.train_crop
+        batch = torch.stack([center_crop_like_training(im, load_size, crop) for im in images]).to(self.model.device)
+        w = None if weights is None else torch.tensor(list(weights), device=self.model.device)
+        if w is None and len(images) > 1:
+            w = torch.ones(len(images), device=self.model.device)
+        return self.model.stylizer.style_code(batch, w).float()
+
+    def style_from_images(self, images: Sequence[Tensor], name: str, weights: Sequence[float] | None = None) -> Style:
+        """A style from (3,H,W) images in [0,1]; several images are mixed with ``weights`` (default equal)."""
+        if self.model.encoder_kind != "image":
+            raise ConditionError(f"{self.model.path}: this model has learned style ids "
+                                 f"(0..{self.model.num_styles - 1}); pass style ids, not images")
+        _check_weights(weights, len(images))
+        return Style(name, self._encode(images, weights), list(images), None if weights is None else list(weights))
+
+    @torch.inference_mode()
+    def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
+        """A style from learned ids (embedding models), mixed with ``weights`` when several."""
+        n = self.model.num_styles
+        if self.model.encoder_kind != "embedding":
+            raise ConditionError(f"{self.model.path}: style ids need a model trained with model=base_embedding; "
+                                 "this one encodes style images")
+        bad = [i for i in ids if not 0 <= i < n]
+        if bad:
+            raise ConditionError(f"style ids {bad} out of range: this model has {n} styles (0..{n - 1})")
+        _check_weights(weights, len(ids))
+        w = None if weights is None and len(ids) == 1 else torch.tensor(list(weights or [1.0] * len(ids)))
+        code = self.model.stylizer.style_code(torch.tensor(list(ids), device=self.model.device),
+                                              None if w is None else w.to(self.model.device))
+        return Style(name, code.float(), [], None if weights is None else list(weights))
+
+    # ------------------------------------------------------------------ content
+    def vgg(self) -> VGGFeatures:
+        """The checkpoint's loss VGG, built on first use (only per-image λ needs it at inference)."""
+        if self._vgg is None:
+            self._vgg = self.model.build_vgg(self.vgg_path)
+        return self._vgg
+
+    def condition(self, content: Tensor, style: Style, lam: float | None) -> Tensor | None:
+        check_lambda(self.model, lam)
+        if self.model.per_image and lam is None:
+            if not style.images:
+                raise ConditionError("a per-image λ model needs style images for its λ; pass --lam with style ids")
+            with torch.inference_mode():
+                return per_image_lambda(self.model, self.vgg(), content, style.images, style.weights)
+        return default_condition(self.model, lam)
+
+    def stylize(self, content: Tensor, style: Style, options: StylizeOptions | None = None) -> Tensor:
+        """(3,H,W) in [0,1] → stylized (3,H',W') float32 on CPU; H',W' = H,W unless ``options.size``."""
+        return self.stylize_with_condition(content, style, options)[0]
+
+    @torch.inference_mode()
+    def stylize_with_condition(self, content: Tensor, style: Style,
+                               options: StylizeOptions | None = None) -> tuple[Tensor, float | None]:
+        """:meth:`stylize`, also returning the λ fed to S (None for unconditioned models)."""
+        options = options or StylizeOptions()
+        x = resize_longer_side(content.float(), options.size)
+        cond = self.condition(x, style, options.lam)
+        code, source = style.code, x
+        if options.preserve_color == "histogram":
+            if not style.images:
+                raise ConditionError("preserve_color=histogram recolours style images; it does not apply to style ids")
+            code = self._encode([match_color(s, x) for s in style.images], style.weights)
+        elif options.preserve_color == "luminance":
+            if style.images and style.grey_code is None:
+                style.grey_code = self._encode([to_grey(s) for s in style.images], style.weights)
+            code = style.grey_code if style.grey_code is not None else code
+            source = to_grey(x)
+        params = self.model.stylizer.style_generator.modulation(code.to(self.model.device), cond)
+        out = self._generate(source, params, options).cpu()
+        if options.preserve_color == "luminance":
+            out = keep_content_chroma(out, x)
+        return out.clamp(0, 1), (None if cond is None else float(cond.reshape(-1)[0]))
+
+    def _generate(self, x: Tensor, params: list[tuple[Tensor, Tensor]], options: StylizeOptions) -> Tensor:
+        h, w = x.shape[-2:]
+        batch = self.runtime.prepare(pad_to_multiple(x.unsqueeze(0)))
+        generator = self.model.stylizer.generator
+        tile = options.tile_for(*batch.shape[-2:])
+        alpha = float(options.alpha)
+        with self.runtime.autocast():
+            if tile:
+                overlap = options.tile_overlap
+                if overlap is None:
+                    overlap = min(default_overlap(generator, BLEND), tile // 2 // MULTIPLE * MULTIPLE)
+                with shared_statistics(generator) as store:
+                    out = run_tiled(lambda t: generator(self.runtime.prepare(t), params, alpha), batch, store,
+                                    tile, overlap, options.stats_size)
+            else:
+                out = self._whole(batch, params, alpha)  # tiles stay eager: they swap AdaIN modules
+        return crop_to(out.float(), h, w)[0]
+
+
+def _check_weights(weights: Sequence[float] | None, n: int) -> None:
+    if weights is None:
+        return
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} style weights for {n} styles: give one weight per style")
+    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"style weights {list(weights)}: must be >= 0 with a positive sum")

@@ -1,0 +1,160 @@
+"""TorchScript and ONNX export of G∘S: ``(content, style, alpha[, lam]) → output`` for any H×W.
+
+The ONNX graph has batch 1 and symbolic H/W; the traced TorchScript accepts any batch. Both reflect-pad
+the content to a multiple of 8 and crop back, so callers need not know G's stride. Inputs: ``content`` (B,3,H,W) and ``style`` (B or 1,3,h,w) RGB in [0,1] (``style`` is (B,)
+int64 ids for embedding models), ``alpha`` (B or 1,) float, and for λ-conditioned models ``lam``
+(B or 1,) float > 0. A per-image model's λ needs VGG pair features, which are not exported: pass λ.
+TorchScript is traced (``torch.jit.script`` cannot compile the generators); ONNX uses the
+``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
+symbolic H/W.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from adaptive_st.inference.model import LoadedModel
+from adaptive_st.models import Stylizer
+
+OPSET = 18  # Resize with antialias needs opset 18
+
+
+class ExportableStylizer(nn.Module):
+    """The stylizer with padding and tensor-only inputs, ready for tracing/export."""
+
+    def __init__(self, stylizer: Stylizer, conditioned: bool) -> None:
+        super().__init__()
+        self.stylizer = stylizer
+        self.conditioned = conditioned
+
+    def forward(self, content: Tensor, style: Tensor, alpha: Tensor, lam: Tensor | None = None) -> Tensor:
+        h, w = content.shape[-2], content.shape[-1]
+        x = F.pad(content, (0, (8 - w % 8) % 8, 0, (8 - h % 8) % 8), mode="reflect")
+        out = self.stylizer(x, style, alpha, lam if self.conditioned else None)
+        return out[..., :h, :w]
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """Names and example inputs of the exported signature."""
+
+    input_names: tuple[str, ...]
+    example: tuple[Tensor, ...]
+    metadata: dict[str, Any]
+
+
+def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> ExportSpec:
+    """Example inputs (H, W not multiples of 8, style larger than the encoder's input size, so neither
+    the padding nor the style resize is traced away)."""
+    gen = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, height, width, generator=gen)
+    if model.encoder_kind == "embedding":
+        style = torch.zeros(1, dtype=torch.long)
+    else:
+        size = getattr(model.stylizer.style_generator.encoder, "image_size", 128) + 37
+        style = torch.rand(1, 3, size, size + 11, generator=gen)
+    names = ["content", "style_id" if model.encoder_kind == "embedding" else "style", "alpha"]
+    example = [content, style, torch.tensor([0.8])]
+    lam_range = None
+    if model.conditioned:
+        names.append("lam")
+        lam_default = float(getattr(model.policy, "inference_lambda", 1.0))
+        example.append(torch.tensor([lam_default]))
+        lam_range = [getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)]
+    metadata = {
+        "checkpoint": str(model.path),
+        "policy": model.policy_name,
+        "inputs": names,
+        "content": "float32 (B,3,H,W) RGB in [0,1], any H, W (ONNX: B = 1; TorchScript: any B)",
+        "style": "int64 (B,) style ids" if model.encoder_kind == "embedding" else "float32 (B or 1,3,h,w) RGB in [0,1]",
+        "alpha": "float32 (B or 1,) style strength in [0,1]",
+        "lam": "float32 (B or 1,) λ_style > 0" if model.conditioned else None,
+        "lambda_range": lam_range,
+        "num_styles": model.num_styles or None,
+        "output": "float32 (B,3,H,W) RGB in [0,1]",
+    }
+    return ExportSpec(tuple(names), tuple(example), metadata)
+
+
+def _module(model: LoadedModel) -> ExportableStylizer:
+    stylizer = model.stylizer.to("cpu").to(memory_format=torch.contiguous_format).float().eval()
+    return ExportableStylizer(stylizer, model.conditioned).eval()
+
+
+def export_torchscript(model: LoadedModel, path: str | Path) -> Path:
+    """Trace to a TorchScript file (load with ``torch.jit.load``)."""
+    spec = export_spec(model)
+    with torch.no_grad(), warnings.catch_warnings():
+        # Shape checks inside G are constant for the padded input; the tracer's warnings about them are noise.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+        traced = torch.jit.trace(_module(model), spec.example, check_trace=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traced.save(str(path))
+    return path
+
+
+def export_onnx(model: LoadedModel, path: str | Path, opset: int = OPSET) -> Path:
+    """Export to ONNX with symbolic H/W for content and style."""
+    spec = export_spec(model)
+    dims = {
+        "content": {2: torch.export.Dim("height", min=8, max=16384), 3: torch.export.Dim("width", min=8, max=16384)},
+        "style": {2: torch.export.Dim("style_height", min=8, max=16384),
+                  3: torch.export.Dim("style_width", min=8, max=16384)},
+    }
+    shapes = tuple(dims.get(name) for name in spec.input_names)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(_module(model), spec.example, str(path), input_names=list(spec.input_names),
+                          output_names=["output"], dynamic_shapes=shapes, opset_version=opset, dynamo=True,
+                          verbose=False, external_data=False)
+    return path
+
+
+def write_metadata(model: LoadedModel, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(export_spec(model).metadata, indent=2))
+    return path
+
+
+def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | None = None,
+           sizes: tuple[tuple[int, int], ...] = ((96, 128), (75, 61))) -> dict[str, float]:
+    """Max |exported − eager| over inputs of several sizes (other than the traced one)."""
+    eager = _module(model)
+    spec = export_spec(model)
+    diffs: dict[str, float] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ts = torch.jit.load(str(torchscript)) if torchscript else None
+    session = None
+    if onnx:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(1)
+    for i, (h, w) in enumerate(sizes):
+        # Every input differs from the traced example: constants baked into a trace would show here.
+        inputs = [torch.rand(1, 3, h, w, generator=gen), spec.example[1], torch.tensor([0.3 + 0.2 * i])]
+        if model.encoder_kind == "image":
+            inputs[1] = torch.rand(1, 3, h + 9, w + 5, generator=gen)
+        if model.conditioned:
+            inputs.append(spec.example[3] * (2.0 + i))
+        with torch.no_grad():
+            ref = eager(*inputs)
+            if ts is not None:
+                diffs["torchscript"] = max(diffs.get("torchscript", 0.0), float((ts(*inputs) - ref).abs().max()))
+        if session is not None:
+            feeds = {n: t.numpy() for n, t in zip(spec.input_names, inputs)}
+            out = torch.from_numpy(session.run(None, feeds)[0])
+            diffs["onnx"] = max(diffs.get("onnx", 0.0), float((out - ref).abs().max()))
+    return diffs

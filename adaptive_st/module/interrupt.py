@@ -1,0 +1,130 @@
+"""Save a checkpoint whenever a run stops early, so nothing since the last periodic checkpoint is lost.
+
+Builds on Lightning's own SIGTERM handling (``_SignalConnector``, Lightning 2.x): on SIGTERM it sets
+``trainer.received_sigterm``; the training loop finishes the current batch and raises
+``SIGTERMException`` (a ``SystemExit``), and every callback gets ``on_exception``. That is the
+moment to save: the batch is complete, so the checkpoint is a clean, batch-aligned state.
+
+- SIGTERM (SLURM preemption, ``kill``, ``docker stop``) → ``last.ckpt`` at the interrupted step.
+- SIGINT (Ctrl+C) → handled like SIGTERM (Lightning would otherwise stop mid-batch via
+  ``KeyboardInterrupt``); a second Ctrl+C interrupts at once.
+- :class:`NonFiniteLossError` → ``last.ckpt``: the skipped steps left weights and optimizer state as
+  after the last finite step, so this is the latest good state (resume it with a lower LR).
+- any other exception (single process) → ``emergency.ckpt`` beside it, possibly mid-batch, so it
+  never replaces the consistent ``last.ckpt``. Under DDP it is skipped: saving needs every rank, and
+  an arbitrary error may have hit only one of them.
+- a run that ends normally between two periodic checkpoints (``max_steps`` not a multiple of
+  ``checkpoint_every``, or a skipped D step that shifted the step count off the multiples) → ``last.ckpt``
+  at the final step; Lightning's ``ModelCheckpoint`` only writes ``last`` at train end if it never did.
+
+Why not ``ModelCheckpoint(save_on_exception=True)`` (Lightning 2.6): it writes whatever state an
+exception left, mid-batch included, into the regular files, and needs every rank even when the error
+hit only one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from adaptive_st.module.style_transfer import NonFiniteLossError
+
+log = logging.getLogger(__name__)
+
+
+class InterruptCheckpoint(L.Callback):
+    """Checkpoint on SIGTERM / SIGINT / non-finite losses / crashes, and at a stale train end (module docstring).
+
+    Args:
+        dirpath: checkpoint folder (the ``ModelCheckpoint``'s, so ``ckpt_path=last`` resumes the save).
+        handle_sigint: treat the first Ctrl+C like SIGTERM (graceful stop after the current batch).
+    """
+
+    def __init__(self, dirpath: str, handle_sigint: bool = True) -> None:
+        super().__init__()
+        self.dirpath = Path(dirpath)
+        self.handle_sigint = handle_sigint
+        #: the signal that stopped the run (SIGTERM unless our Ctrl+C handler saw SIGINT), None if none.
+        self.stop_signal: signal.Signals | None = None
+        #: where the last save went, for the caller's message.
+        self.saved_path: Path | None = None
+        self._previous_sigint: Any = None
+        self._saved_step = -1
+
+    # ------------------------------------------------------------------ SIGINT → Lightning's SIGTERM path
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After Lightning registered its SIGTERM handler (Trainer._run), before the first batch.
+        if self.handle_sigint and threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self._restore_sigint()  # a second Ctrl+C raises KeyboardInterrupt right away
+        self.stop_signal = signal.SIGINT
+        log.warning("Ctrl+C: stopping after the current batch and saving a checkpoint (press again to stop at once)")
+        sigterm = signal.getsignal(signal.SIGTERM)
+        if not callable(sigterm):  # Lightning's handler is not installed: a plain Ctrl+C
+            raise KeyboardInterrupt
+        sigterm(signal.SIGTERM, frame)  # Lightning's notifier: stop at the batch end (all ranks)
+
+    def _restore_sigint(self) -> None:
+        if self._previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous_sigint)
+        self._previous_sigint = None
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        self._saved_step = trainer.global_step  # any save: periodic, last, ours
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore_sigint()
+        if trainer.global_step > 0 and trainer.global_step != self._saved_step:
+            self._save(trainer, "last", "training ended between periodic checkpoints", level=logging.INFO)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._restore_sigint()
+
+    # ------------------------------------------------------------------ the save
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore_sigint()
+        if not self._training_started(trainer):
+            return
+        if isinstance(exception, SIGTERMException):
+            self.stop_signal = self.stop_signal or signal.SIGTERM
+            self._save(trainer, "last", f"stopped by {self.stop_signal.name}")
+        elif isinstance(exception, NonFiniteLossError):
+            self._save(trainer, "last", "non-finite losses")
+        elif trainer.world_size == 1:
+            self._save(trainer, "emergency", f"{type(exception).__name__}")
+        else:
+            log.warning("%s under DDP: no emergency checkpoint (it needs every rank); resume from %s",
+                        type(exception).__name__, self.dirpath / "last.ckpt")
+
+    @staticmethod
+    def _training_started(trainer: L.Trainer) -> bool:
+        return trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.global_step > 0
+
+    def _save(self, trainer: L.Trainer, name: str, reason: str, level: int = logging.WARNING) -> None:
+        path = self.dirpath / f"{name}{ModelCheckpoint.FILE_EXTENSION}"
+        try:
+            trainer.save_checkpoint(path)
+        except Exception:  # never mask the error that stopped the run
+            log.exception("could not save a checkpoint to %s after the run stopped (%s)", path, reason)
+            return
+        self.saved_path = path
+        if trainer.is_global_zero:
+            log.log(level, "%s at global step %d (train_step %s): checkpoint saved to %s; resume with "
+                    "ckpt_path=%s", reason, trainer.global_step, _train_step(trainer), path,
+                    "last" if name == "last" else path)
+
+
+def _train_step(trainer: L.Trainer) -> int | str:
+    step = getattr(trainer.lightning_module, "train_step", None)
+    return "?" if step is None else int(step)

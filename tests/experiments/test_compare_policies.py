@@ -1,0 +1,145 @@
+"""The policy comparison: aggregation / Pareto functions on synthetic numbers, one tiny end-to-end run."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from experiments.compare.evaluate import held_out_pairs
+from experiments.compare.report import (
+    aggregate,
+    compare_to_baseline,
+    markdown_table,
+    mean_std,
+    paired_delta,
+    pareto_front,
+    plot_pareto,
+)
+from experiments.compare_policies import NUMERIC, log_wandb_summary, main
+
+nan = math.nan
+
+
+def test_pareto_front_minimises_x_and_maximises_y():
+    xs = [1.0, 2.0, 3.0, 2.0, 1.5, nan, 0.5]
+    ys = [0.5, 0.8, 0.9, 0.7, 0.5, 1.0, 0.4]
+    # (2, .7) is dominated by (2, .8); (1.5, .5) by (1, .5); NaN is never on the front.
+    assert pareto_front(xs, ys) == [True, True, True, False, False, False, True]
+
+
+def test_pareto_front_lower_y_and_ties():
+    xs, ys = [1.0, 1.0, 2.0, 0.5], [0.3, 0.3, 0.1, 0.5]
+    # Identical points do not dominate each other; (2, .1) wins on y when lower y is better.
+    assert pareto_front(xs, ys, y_higher=False) == [True, True, True, True]
+    assert pareto_front(xs, ys, y_higher=True) == [False, False, False, True]
+
+
+def test_mean_std_is_sample_std_over_finite_values():
+    assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0, 3)
+    mean, std, n = mean_std([4.0, nan, "n/a"])
+    assert (mean, n) == (4.0, 1) and math.isnan(std)
+    assert all(math.isnan(v) for v in mean_std([nan, nan])[:2])
+
+
+def test_aggregate_groups_by_policy_and_skips_failed_runs():
+    rows = [
+        {"policy": "a", "seed": 0, "status": "ok", "ssim": 0.80, "lpips": nan},
+        {"policy": "b", "seed": 0, "status": "ok", "ssim": 0.50, "lpips": nan},
+        {"policy": "a", "seed": 1, "status": "ok", "ssim": 0.90, "lpips": nan},
+        {"policy": "a", "seed": 2, "status": "failed: boom", "ssim": nan, "lpips": nan},
+    ]
+    a, b = aggregate(rows, ["ssim", "lpips"])
+    assert (a["policy"], a["n"], a["runs"]) == ("a", 2, 3)
+    assert a["ssim_mean"] == pytest.approx(0.85)
+    assert a["ssim_std"] == pytest.approx(math.sqrt(0.005))  # ddof=1: ((.05² + .05²) / 1) ** .5
+    assert b["ssim_mean"] == 0.5 and math.isnan(b["ssim_std"])
+    assert math.isnan(a["lpips_mean"])
+    columns = [("SSIM", "ssim"), ("LPIPS", "lpips")]
+    table = markdown_table([a, b], columns=columns, unavailable={"lpips": "n/a"})
+    assert "| a | 2 | 0.8500 ± 0.0707 | n/a |" in table
+
+
+def test_compare_to_baseline_uses_paired_per_seed_differences():
+    def runs(policy: str, style: list[float], ssim: list[float]) -> list[dict]:
+        return [{"policy": policy, "seed": s, "status": "ok", "style_meanstd": x, "ssim": y}
+                for s, (x, y) in enumerate(zip(style, ssim))]
+
+    # Seeds move every policy alike (seed 1 is much more stylized); paired, `better` wins on both seeds.
+    rows = (runs("constant", [3.1, 2.9], [0.95, 0.93]) + runs("better", [3.0, 2.8], [0.951, 0.931])
+            + runs("mixed", [3.2, 2.7], [0.95, 0.93]) + runs("tradeoff", [3.0, 2.8], [0.90, 0.88]))
+    verdict, deltas = compare_to_baseline(rows, "better", "constant")
+    assert verdict == "beats baseline"
+    mean, std, consistent = deltas["style_meanstd"]
+    assert mean == pytest.approx(-0.1) and std == pytest.approx(0.0, abs=1e-9) and consistent
+    assert compare_to_baseline(rows, "mixed", "constant")[0] == "within seed noise"  # signs disagree
+    assert compare_to_baseline(rows, "tradeoff", "constant")[0] == "more stylized, less faithful"
+    assert paired_delta(rows[:1] + rows[2:3], "better", "constant", "ssim")[2] is None  # one seed: unknown
+
+
+def test_held_out_pairs_cover_the_grid_or_a_fixed_subset():
+    assert held_out_pairs(2, 3, None) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    sub = held_out_pairs(10, 10, 7)
+    assert len(set(sub)) == 7 and sub == sorted(sub) and sub == held_out_pairs(10, 10, 7)
+
+
+TINY = (
+    "data.crop_size=32",
+    "data.batch_size=2",
+    "data.num_val_pairs=2",
+    "model.style_generator.image_size=32",
+    "trainer.max_steps=4",
+    "trainer.val_check_interval=2",
+    "module.val_metrics=null",
+    "compare.eval.max_pairs=6",
+)
+
+
+@pytest.mark.slow
+def test_main_writes_tables_and_plot(tmp_path: Path, shared_dir: Path):
+    out = main(["--preset", "small", "--policies", "constant,conditional,no_such_policy", "--seeds", "0",
+                "--jobs", "1", "--out", str(tmp_path / "cmp"), f"paths.shared_dir={shared_dir}", *TINY])
+    for name in ("results.csv", "summary.csv", "summary.md", "pareto.png"):
+        assert (out / name).is_file(), name
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    main_rows = {r["policy"]: r for r in rows if r["policy"] == r["base_policy"]}
+    assert sorted(main_rows) == ["conditional", "constant", "no_such_policy"]
+    assert main_rows["no_such_policy"]["status"].startswith("failed")  # reported, not fatal
+    for name in ("constant", "conditional"):
+        r = main_rows[name]
+        assert r["status"] == "ok"
+        assert math.isfinite(float(r["ssim"])) and math.isfinite(float(r["psnr"]))
+        assert r["lpips"] == "n/a"  # no LPIPS backbone weights on this machine: never faked
+        assert float(r["lambda_style"]) > 0
+    # The conditional (YOTO) generator is also scored at the ends of its λ range.
+    sweep = sorted(float(r["lambda_eval"]) for r in rows if r["base_policy"] == "conditional")
+    assert sweep == [0.5, 5.0, 50.0]
+    with open(out / "summary.csv") as f:
+        summary = [r["policy"] for r in csv.DictReader(f)]
+    assert summary.count("constant") == 1 and summary.count("conditional") == 1
+    md = (out / "summary.md").read_text()
+    assert "n/a (unavailable)" in md and "Pareto front" in md and "no_such_policy" in md
+
+
+def test_plot_and_wandb_summary_run_from_synthetic_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    rows = [{"policy": p, "base_policy": p, "seed": s, "lambda_eval": "", "status": "ok",
+             **{k: 0.5 + 0.1 * i + 0.01 * s for k in NUMERIC}, "lpips": nan}
+            for i, p in enumerate(["constant", "schedule"]) for s in (0, 1)]
+    summary = aggregate(rows, NUMERIC)
+    out = tmp_path / "cmp"
+    out.mkdir()
+    plot_pareto(summary, out / "pareto.png")
+    assert (out / "pareto.png").stat().st_size > 0
+    cfg = OmegaConf.create({"logger": {"wandb": {"project": "adaptive_st", "offline": True}},
+                            "compare": {"policies": ["constant", "schedule"], "seeds": [0, 1]}})
+    log_wandb_summary(cfg, out, rows, summary)
+    (run,) = (out / "wandb").glob("offline-run-*")
+    assert b"cmp_summary" in next(run.glob("run-*.wandb")).read_bytes()  # the run name
+    media = run / "files" / "media"
+    assert list(media.glob("table/summary_*.table.json")) and list(media.glob("table/results_*.table.json"))
+    assert list(media.glob("images/pareto_*.png"))
