@@ -354,7 +354,7 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
                 overrides += [f"logger.wandb.group={out.name}", "logger.wandb.job_type=policy",
                               f"logger.wandb.name={name}"]
             run_dir = out / "runs" / name
-            key = fingerprint(args.preset, overrides, run_dir)
+            key = fingerprint(args.preset, overrides)
             cached = run_dir / "eval.json"
             if key and cached.is_file() and not args.overwrite:
                 saved = json.loads(cached.read_text())
@@ -367,11 +367,12 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
     return jobs, reused
 
 
-def fingerprint(preset: str, overrides: Sequence[str], run_dir: Path) -> str | None:
+def fingerprint(preset: str, overrides: Sequence[str]) -> str | None:
     """Hash of the run's fully resolved config: a cached result is reused only if nothing in it changed
-    (conf/ defaults included; code changes are not seen: use --overwrite). None if it does not compose."""
+    (conf/ defaults included; code changes are not seen: use --overwrite). Output paths are left out, so
+    a moved OUT folder stays reusable. None if the config does not compose."""
     try:
-        cfg = compose_cfg(preset, overrides, output_dir=run_dir)
+        cfg = compose_cfg(preset, overrides, output_dir=Path("/RUN"))
         text = json.dumps(OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
     except Exception:
         return None
