@@ -114,7 +114,7 @@ class InterruptCheckpoint(L.Callback):
     def _save(self, trainer: L.Trainer, name: str, reason: str, level: int = logging.WARNING) -> None:
         path = self.dirpath / f"{name}{ModelCheckpoint.FILE_EXTENSION}"
         try:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
         except Exception:  # never mask the error that stopped the run
             log.exception("could not save a checkpoint to %s after the run stopped (%s)", path, reason)
             return
