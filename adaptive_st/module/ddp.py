@@ -60,12 +60,17 @@ def job_command(local_rank: int) -> list[str]:
     import __main__
 
     hc = HydraConfig.get()
+    output_dir = OmegaConf.select(hc, "runtime.output_dir", default=None, throw_on_missing=False)
+    if not output_dir:
+        raise RuntimeError("HydraDDPStrategy starts the other ranks by re-running the Hydra app; under Hydra's "
+                           "compose API (tests, notebooks) there is none: run `python -m adaptive_st.train "
+                           "trainer=ddp_cpu ...` in a subprocess instead (see tests/distributed).")
     # Raw override strings: resolving them here would bake this process's values (``${oc.env:...}``,
     # ``${now:...}``) into the other ranks' command lines.
     overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)
     spec = getattr(__main__, "__spec__", None)
     command = [sys.executable, "-m", spec.name] if spec is not None else [sys.executable, os.path.abspath(sys.argv[0])]
-    output_dir = str(hc.runtime.output_dir).replace("\\", "\\\\").replace('"', '\\"')
+    output_dir = str(output_dir).replace("\\", "\\\\").replace('"', '\\"')
     return [
         *command,
         *config_flags(sys.argv[1:]),

@@ -251,16 +251,12 @@ class StyleTransferModule(L.LightningModule):
         )
         lam = self.policy.resolve(ctx)
         g_loss = sum((lam[k] * terms[k].float()).mean() for k in terms if k in lam)
-        skip = any_rank(not bool(torch.isfinite(g_loss.detach())), g_loss.device)
-        if not skip:
+        g_finite = bool(torch.isfinite(g_loss.detach()))
+        if g_finite:
             self.manual_backward(g_loss)
-            opt_g.step()
-            if self.ema is not None:
-                self.ema.update(self.stylizer)
-        opt_g.zero_grad(set_to_none=True)
         self.untoggle_optimizer(opt_g)
 
-        # ---- discriminator
+        # ---- discriminator (on the same pre-update fake)
         self.toggle_optimizer(opt_d)
         real = style.detach()
         use_r1 = self.r1_weight > 0 and step % self.r1_every == 0
@@ -273,14 +269,23 @@ class StyleTransferModule(L.LightningModule):
         d_loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
         r1 = self.adversarial.r1_penalty(real_logits, real) if use_r1 else d_loss.new_zeros(())
         d_total = d_loss + self.r1_weight * self.r1_every * r1
-        d_skip = skip or any_rank(not bool(torch.isfinite(d_total.detach())), d_total.device)
-        if not d_skip:
+        d_finite = bool(torch.isfinite(d_total.detach()))
+        if d_finite:
             self.manual_backward(d_total)
-            opt_d.step()
-        opt_d.zero_grad(set_to_none=True)
         self.untoggle_optimizer(opt_d)
 
-        self._track_nonfinite(skip or d_skip, step)
+        # ---- both steps or neither, on every rank together: a lone G or D step would desync the
+        # ranks' weights and Lightning's step count (2 per batch), which checkpoint cadence relies on.
+        skip = any_rank(not (g_finite and d_finite), g_loss.device)
+        if not skip:
+            opt_g.step()
+            if self.ema is not None:
+                self.ema.update(self.stylizer)
+            opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        opt_d.zero_grad(set_to_none=True)
+
+        self._track_nonfinite(skip, step)
         if not skip:
             self.policy.update(ctx)
         self.train_step += 1
@@ -382,7 +387,9 @@ class StyleTransferModule(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._consecutive_nonfinite = int(checkpoint.get("adaptive_st", {}).get("consecutive_nonfinite", 0))
+        # Not restored: a checkpoint written when NonFiniteLossError stopped the run holds the maximum
+        # count, and a resumed run (e.g. with a lower learning rate) deserves a fresh budget.
+        self._consecutive_nonfinite = 0
         self._host_step = None
         state = checkpoint.get("state_dict")
         if isinstance(state, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hydra.utils import get_class, instantiate
 
 from adaptive_st.module.ddp import HydraDDPStrategy, config_flags
@@ -30,3 +31,21 @@ def test_ddp_configs_build_the_hydra_strategy(compose_cfg):
 def test_config_flags_pass_through():
     argv = ["-m", "--config-name", "other", "policy=a,b", "-cd=/x", "--config-path", "p", "trainer=ddp"]
     assert config_flags(argv) == ["--config-name", "other", "-cd=/x", "--config-path", "p"]
+
+
+def test_child_ranks_rerun_the_job_not_the_sweep(compose_cfg):
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    from adaptive_st.module.ddp import job_command
+
+    compose_cfg("policy=schedule", "module.optimizer_g.lr='${oc.env:LR,0.001}'")
+    with pytest.raises(RuntimeError, match="compose API"):  # no Hydra app to re-run
+        job_command(1)
+    hydra_cfg = HydraConfig.get()
+    with read_write(hydra_cfg), open_dict(hydra_cfg):
+        hydra_cfg.runtime.output_dir = "/runs/sweep/3_schedule"
+    cmd = job_command(1)
+    assert "policy=schedule" in cmd and "module.optimizer_g.lr='${oc.env:LR,0.001}'" in cmd  # raw, unresolved
+    assert {"hydra.mode=RUN", 'hydra.run.dir="/runs/sweep/3_schedule"', "hydra.output_subdir=null"} <= set(cmd)
+    assert "-m" not in cmd[3:] and "--multirun" not in cmd

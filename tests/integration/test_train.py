@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -65,24 +66,39 @@ def test_bf16_mixed_precision_trains(compose_cfg):
     assert metrics["train/skipped_steps"] == 0
 
 
-def test_each_optimizer_step_only_has_its_own_gradients(compose_cfg):
+def test_each_backward_reaches_only_its_own_networks(compose_cfg):
+    """The G loss's backward touches only G and S; the D loss's only D (toggle_optimizer works)."""
     cfg = compose_cfg("trainer.max_steps=4")
     datamodule, module, trainer = build(cfg)
-    seen: list[tuple[int, set[str]]] = []
-    original = module.on_before_optimizer_step
+    changed: list[set[str]] = []
+    original = module.manual_backward
 
-    def record(optimizer):
-        idx = 0 if optimizer is trainer.optimizers[0] else 1
-        nets = {name.split(".")[0] for name, p in module.named_parameters() if p.grad is not None}
-        seen.append((idx, nets))
-        original(optimizer)
+    def grads() -> dict[str, torch.Tensor | None]:
+        return {n: None if p.grad is None else p.grad.clone() for n, p in module.named_parameters()}
 
-    module.on_before_optimizer_step = record
+    def record(loss, *args, **kwargs):
+        before = grads()
+        original(loss, *args, **kwargs)
+        after = grads()
+        nets = set()
+        for name, g in after.items():
+            old = before[name]
+            if g is not None and (old is None or not torch.equal(g, old)):
+                nets.add(name.split(".")[0])
+        changed.append(nets)
+
+    module.manual_backward = record
     trainer.fit(module, datamodule=datamodule)
-    assert seen, "no optimizer step happened"
-    for idx, nets in seen:
-        expected = {"generator", "style_generator"} if idx == 0 else {"discriminator"}
-        assert nets == expected, f"optimizer {idx} saw gradients in {nets}"
+    assert len(changed) == 4, changed  # 2 batches × (G backward, D backward)
+    for i, nets in enumerate(changed):
+        expected = {"generator", "style_generator"} if i % 2 == 0 else {"discriminator"}
+        assert nets == expected, f"backward {i} changed gradients of {nets}"
+    # and each optimizer holds only its own networks' parameters
+    g_opt, d_opt = trainer.optimizers
+    g_ids = {id(p) for group in g_opt.param_groups for p in group["params"]}
+    d_ids = {id(p) for group in d_opt.param_groups for p in group["params"]}
+    assert g_ids == {id(p) for p in [*module.generator.parameters(), *module.style_generator.parameters()]}
+    assert d_ids == {id(p) for p in module.discriminator.parameters()}
 
 
 def test_checkpoint_roundtrip_restores_outputs_and_policy_state(compose_cfg, tmp_path):
@@ -110,6 +126,13 @@ def test_wandb_offline_run_directory_has_logged_keys(compose_cfg):
     assert len(runs) == 1
     # wandb >= 0.19 keeps offline history only in the binary protobuf record file (what
     # `wandb sync` uploads); history keys are stored there as UTF-8 strings.
-    record = next(runs[0].glob("run-*.wandb")).read_bytes()
-    for key in ("train/loss_content", "train/lambda_style", "val/loss_style", "val/grid"):
-        assert key.encode() in record, key
+    # The wandb-core service process may still be flushing just after finish() returns.
+    keys = [k.encode() for k in ("train/loss_content", "train/lambda_style", "val/loss_style", "val/grid")]
+    deadline = time.monotonic() + 30
+    while True:
+        record = next(runs[0].glob("run-*.wandb")).read_bytes()
+        if all(k in record for k in keys) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for key in keys:
+        assert key in record, key

@@ -131,14 +131,11 @@ def nan_discriminator_loss_once(monkeypatch: pytest.MonkeyPatch, call: int) -> N
 
 
 def test_final_state_is_saved_even_off_the_checkpoint_grid(compose_cfg, monkeypatch) -> None:
-    nan_discriminator_loss_once(monkeypatch, call=3)  # G steps, D skips: global_step goes odd
-    cfg = compose_cfg(*TINY, "trainer.max_steps=15", "checkpoint_every=4")
+    cfg = compose_cfg(*TINY, "trainer.max_steps=14", "checkpoint_every=4")  # periodic saves at 4, 8, 12
     train(cfg)
-    assert load_ckpt(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")["global_step"] == 15
+    assert load_ckpt(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")["global_step"] == 14
 
 
-@pytest.mark.xfail(strict=True, reason="style_transfer.py skips G and D separately: a D-only skip moves "
-                   "global_step off the even multiples and ModelCheckpoint(every_n_train_steps) never fires again")
 def test_periodic_checkpoints_survive_a_discriminator_only_skip(compose_cfg, monkeypatch) -> None:
     nan_discriminator_loss_once(monkeypatch, call=3)
     cfg = compose_cfg(*TINY, "trainer.max_steps=16", "checkpoint_every=4",
