@@ -46,6 +46,8 @@ class Preset:
     log_every_n_steps: int = 5
     stylize_iters: int = 3
     stylize_min_seconds: float = 0.0
+    #: torch intra-op threads (None = torch's default).
+    threads: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -62,17 +64,22 @@ CPU = Preset(
     stylize=(
         *(StylizeCase(m, s, 1) for m in ("tiny", "base") for s in (256, 512, 1024)),
         StylizeCase("base", 256, 8),
+        StylizeCase("base", 512, 4),
         StylizeCase("base", 512, 1, channels_last=True),
     ),
     warmup=2,
     steps=6,
     split_steps=2,
-    repeats=1,
+    repeats=2,
     policy_steps=6,
     log_every_n_steps=5,
     stylize_iters=2,
+    # One thread: stable on shared machines (with 2, a descheduled peer thread stalls every parallel op).
+    # `--threads 2` for absolute 2-core numbers on a quiet machine.
+    threads=1,
     notes=(
-        "CPU preset: training at 128² (batch 4 tiny / 2 base) instead of 256² to finish in minutes on 2 cores.",
+        "CPU preset: training at 128² (batch 4 tiny / 2 base) instead of 256² to finish in minutes on 2 cores; "
+        "1 torch thread by default (stable on a shared machine; --threads 2 for 2-core throughput).",
         "Synthetic in-memory data; memory = peak RSS of the whole benchmark process during the case.",
     ),
 )
@@ -125,6 +132,7 @@ SMOKE = Preset(
     policies=("constant", "grad_ratio"),
     log_every_n_steps=1,
     stylize_iters=1,
+    threads=1,
     notes=("Smoke preset: exercises the code paths only; the numbers mean nothing.",),
 )
 

@@ -27,13 +27,15 @@ PHASES = ("vgg_targets", "gs_forward", "vgg_loss_forward", "adv_forward", "g_bac
 @dataclass
 class TrainResult:
     """``ms_per_step`` is the median step (robust to other processes on a shared machine); the mean and
-    minimum are kept too. ``cpu_share`` = process CPU time / (wall time × threads) over the timed steps:
-    well below 1 on a CPU run means the cores were busy with something else."""
+    minimum are kept too. ``cpu_ms_per_step`` is the process CPU time per step: on a CPU run it measures
+    the work done whatever else shares the cores (on a GPU run it is mostly waiting). ``cpu_share`` = CPU
+    time / (wall time × threads): well below 1 on a CPU run means the cores were busy with something else."""
 
     mode: str  # "bare" | "lightning"
     ms_per_step: float
     ms_mean: float
     ms_min: float
+    cpu_ms_per_step: float
     images_per_s: float
     peak_mib: float
     memory_kind: str
@@ -49,8 +51,8 @@ def summarize(mode: str, step_s: list[float], batch_size: int, cpu_s: float, mem
     ms = sorted(1000 * t for t in step_s)
     median = statistics.median(ms)
     share = cpu_s / max(sum(step_s) * torch.get_num_threads(), 1e-9)
-    return TrainResult(mode, median, statistics.fmean(ms), ms[0], batch_size * 1000 / median, mem_mib, mem_kind,
-                       share, split_ms or {})
+    return TrainResult(mode, median, statistics.fmean(ms), ms[0], 1000 * cpu_s / len(step_s),
+                       batch_size * 1000 / median, mem_mib, mem_kind, share, split_ms or {})
 
 
 class _Clock:

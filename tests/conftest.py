@@ -77,3 +77,17 @@ def compose_cfg(tmp_path: Path, sample_root: Path, shared_dir: Path) -> Callable
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+def finished_wandb_record(run_dir: Path) -> bytes:
+    """The transaction log (``run-*.wandb``) of the offline run in ``run_dir``, once W&B has closed it.
+
+    ``run.finish()`` only informs the wandb-core service that the run is over; the service flushes and
+    closes the file afterwards, so reading right after ``finish()`` can see it half written.
+    ``wandb.teardown()`` waits until the service process has exited, i.e. until every file is complete
+    (a later ``wandb.init`` starts a new service).
+    """
+    import wandb
+
+    wandb.teardown()
+    return next(run_dir.glob("run-*.wandb")).read_bytes()

@@ -5,6 +5,10 @@ pair at ``--size`` (longer side). Writes ``metrics.csv`` (per pair), ``metrics.j
 checkpoint), ``report.md`` and a self-contained ``report.html`` into ``--out``. LPIPS and FID/ArtFID
 are reported only with their real pretrained weights (never random ones); otherwise the report says
 why they are missing. Two runs on the same inputs give identical numbers (except timing).
+
+Checkpoints trained with ``module.ema_decay`` are evaluated with their EMA weights (``--no-ema``: the
+last ones). A checkpoint whose weights or outputs are NaN/inf is an error naming it, not a row of
+"unavailable" metrics.
 """
 
 from __future__ import annotations
@@ -15,15 +19,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adaptive_st.cli.stylize import USER_ERRORS, collect_images
-from adaptive_st.evaluation import OUTPUT_FILES, EvalSettings, MetricSources, make_pairs, run_evaluation
-from adaptive_st.inference import PRECISIONS, resolve_runtime
-from adaptive_st.inference.allocator import retain_freed_memory
+from adaptive_st.cli.helptext import plain
+from adaptive_st.cli.stylize import check_out_dir, collect_images, os_error_line, user_errors
+from adaptive_st.inference.choices import PRECISION_NAMES
 from adaptive_st.pretrained import LPIPS_BACKBONES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="adaptive-st evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="adaptive-st evaluate", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", type=Path, nargs="+", help="one or more .ckpt files")
     p.add_argument("--content", type=Path, nargs="+", required=True, help="content folder(s) or file(s)")
@@ -39,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-images", action="store_true", help="also write every output PNG under --out/images/")
     p.add_argument("--grid-pairs", type=int, default=4, help="pairs shown per checkpoint in report.html")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
+    p.add_argument("--precision", choices=list(PRECISION_NAMES), default="fp32")
+    p.add_argument("--no-ema", action="store_true",
+                   help="evaluate the last (live) G and S instead of the EMA saved by training with it")
     p.add_argument("--vgg-path", type=Path, help="loss VGG weights, replacing the path saved in the checkpoints")
     p.add_argument("--lpips-net", choices=sorted(LPIPS_BACKBONES), default="alex")
     p.add_argument("--lpips-backbone", type=Path, help="torchvision backbone file for LPIPS (else the hub cache)")
@@ -48,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wandb", action="store_true", help="also log the per-pair table to Weights & Biases")
     p.add_argument("--wandb-project", default="adaptive_st-eval")
     p.add_argument("--wandb-mode", choices=["offline", "online"], default="offline",
-                   help="offline (default) writes a run to sync later with `wandb sync`")
+                   help="offline (default) writes a run to sync later with: wandb sync <run dir>")
     return p
 
 
@@ -65,6 +70,14 @@ def parse_pairs(value: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from adaptive_st.evaluation import OUTPUT_FILES, EvalSettings, MetricSources, make_pairs, run_evaluation
+    from adaptive_st.inference import resolve_runtime
+    from adaptive_st.inference.allocator import retain_freed_memory
+
+    check_out_dir(args.out)
+    for option, value in (("--seed", args.seed), ("--grid-pairs", args.grid_pairs), ("--size", args.size)):
+        if value < 0:
+            raise ValueError(f"{option} {value}: must be >= 0")
     if not args.overwrite:
         existing = [name for name in OUTPUT_FILES if (args.out / name).exists()]
         if existing:
@@ -75,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.allocator)
     runtime = resolve_runtime(args.device, args.precision)
     settings = EvalSettings(size=args.size or None, alpha=args.alpha, lam=args.lam, vgg_path=args.vgg_path,
-                            grid_pairs=args.grid_pairs, images_dir=args.out / "images" if args.save_images else None)
+                            grid_pairs=args.grid_pairs, images_dir=args.out / "images" if args.save_images else None,
+                            use_ema=not args.no_ema)
     sources = MetricSources(args.lpips_net, args.lpips_backbone, args.hub_dir, args.fid_weights)
     description = {"content": ", ".join(map(str, args.content)), "style": ", ".join(map(str, args.style)),
                    "pairing": f"{args.pairs} (seed {args.seed})"}
@@ -87,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         where = upload(result.rows, result.summaries, args.wandb_project, args.wandb_mode, args.out)
         print(f"W&B run ({args.wandb_mode}): {where}", file=sys.stderr)
     print(f"wrote {', '.join(str(p) for p in result.files.values())}", file=sys.stderr)
+    if result.skipped:
+        print(f"adaptive-st evaluate: {len(result.skipped)} image(s) were skipped with their pairs "
+              f"({len(result.rows)} pair(s) scored); the reports say so:", file=sys.stderr)
+        for reason in result.skipped.values():
+            print(f"  {reason}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -95,8 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="adaptive-st evaluate: %(message)s")
     try:
         return run(args)
-    except (*USER_ERRORS, FileExistsError) as err:
+    except (*user_errors(), FileExistsError) as err:
         print(f"adaptive-st evaluate: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # writing the reports (a full disk): a fault of the machine, not of the code
+        print(f"adaptive-st evaluate: error: {os_error_line(err)}", file=sys.stderr)
         return 1
 
 

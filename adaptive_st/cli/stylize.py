@@ -4,6 +4,12 @@ Style codes are computed once per style for the whole folder. Outputs are PNGs n
 ``<content-stem>__<style-stem>[__a<α>][__lam<λ>].png`` under ``--out`` (mirroring sub-folders of a
 content folder); existing files are never replaced without ``--overwrite``. In a folder, an unreadable
 image is reported and skipped, and the command exits 1 at the end with a summary.
+
+Runs the EMA of G and S when the checkpoint has one (training with ``module.ema_decay``; ``--no-ema``:
+the last weights). ``--backend onnxruntime`` runs the graph ``adaptive-st export`` writes, exported once
+into ``<checkpoint folder>/.onnx_cache/``; it gives the same images as the default torch backend but
+takes one style per output and does not tile. A checkpoint whose weights or outputs are NaN/inf is an
+error: nothing is written for it.
 """
 
 from __future__ import annotations
@@ -15,34 +21,42 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from adaptive_st.data.images import DataConfigError, ImageLoadError, list_images
-from adaptive_st.inference import (
-    PRECISIONS,
-    CheckpointError,
-    ConditionError,
-    Style,
-    StyleTransfer,
-    StylizeOptions,
-    load_stylizer,
-    mix_name,
-    output_name,
-    read_image,
-    resolve_runtime,
-    write_png,
+from adaptive_st.cli.helptext import plain
+from adaptive_st.inference.choices import (
+    AUTO_TILE_ABOVE,
+    BACKENDS,
+    DEFAULT_STATS_SIZE,
+    DEFAULT_TILE,
+    PRECISION_NAMES,
+    PRESERVE_COLOR,
 )
-from adaptive_st.inference.allocator import retain_freed_memory
-from adaptive_st.inference.color import PRESERVE_COLOR
-from adaptive_st.inference.condition import check_lambda
-from adaptive_st.inference.tiling import AUTO_TILE_ABOVE, DEFAULT_STATS_SIZE, DEFAULT_TILE
-from adaptive_st.pretrained import MissingWeightsError
 
+if TYPE_CHECKING:
+    from adaptive_st.inference import Runtime, Style, StyleTransfer
+
+# Nothing above imports torch: `--help` and argument errors answer at once; the work imports it on use.
 log = logging.getLogger("adaptive_st.stylize")
-USER_ERRORS = (CheckpointError, ConditionError, ImageLoadError, DataConfigError, MissingWeightsError, ValueError)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is the whole story: printed as one line, no traceback."""
+    from adaptive_st.data.images import DataConfigError, ImageLoadError
+    from adaptive_st.inference.errors import CheckpointError, ConditionError
+    from adaptive_st.pretrained import MissingWeightsError
+
+    return (CheckpointError, ConditionError, ImageLoadError, DataConfigError, MissingWeightsError, ValueError)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "USER_ERRORS":  # the former module-level tuple, now built on use
+        return user_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="adaptive-st stylize", description=__doc__,
+    p = argparse.ArgumentParser(prog="adaptive-st stylize", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a .ckpt written by training (e.g. <run>/checkpoints/last.ckpt)")
     p.add_argument("content", type=Path, help="content image file, or a folder (searched recursively)")
@@ -62,11 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats-size", type=int, default=DEFAULT_STATS_SIZE,
                    help="longer side of the thumbnail whose AdaIN statistics all tiles share (exact up to it)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="autocast precision of G")
+    p.add_argument("--precision", choices=list(PRECISION_NAMES), default="fp32", help="autocast precision of G")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format (default: on for CPU, where it is faster)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile G (~2x faster per image on CPU after ~1 min of compilation; for folders)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for G (torch.set_num_threads, or ONNX Runtime's intra-op threads); default: all")
+    p.add_argument("--no-ema", action="store_true",
+                   help="use the last (live) G and S instead of the EMA the checkpoint holds when trained with it")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="what runs G∘S: eager PyTorch, or ONNX Runtime (CPU, fp32, one style per output, no tiling)")
+    p.add_argument("--onnx-cache", type=Path,
+                   help="folder for the exported graph of --backend onnxruntime (default: <ckpt folder>/.onnx_cache)")
     p.add_argument("--vgg-path", type=Path, help="VGG weights for per-image λ, replacing the checkpoint's saved path")
     p.add_argument("--out", type=Path, default=Path("stylized"), help="output folder (default: ./stylized)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -83,6 +105,46 @@ def parse_tile(value: str) -> int | None:
         raise ValueError(f"--tile {value!r}: expected 'auto' or a number of pixels (0 = no tiling)") from None
 
 
+class OutputPathError(ValueError):
+    """``--out`` cannot receive files; the message names the option, the path and what to do."""
+
+
+def check_out_dir(out: Path, option: str = "--out") -> None:
+    """Fail now, naming ``option``, if no file can be written under ``out`` (checked before any model is
+    loaded; nothing is created). Python's own errors come late and name neither the option nor the fix:
+    ``[Errno 17] File exists`` for a file, ``NotADirectoryError`` below one, ``[Errno 30]`` read-only."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"{option} {out}: is a file, not a folder; give a folder (created if missing)")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{option} {out}: {existing} is a file, so no folder can be created below it; "
+                              f"choose another {option}")
+    read_only = _read_only(existing)
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == out else f" (it would be created in {existing})"
+        reason = "read-only file system" if read_only else "permission denied"
+        raise OutputPathError(f"{option} {out}: cannot write there{where}: {reason}; choose a writable {option}")
+
+
+def _read_only(path: Path) -> bool:
+    import os
+
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access alone decides
+        return False
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError the CLIs did not foresee (a disk filling up mid-run): the path and the reason."""
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or err}; check the disk and permissions of --out"
+
+
 @dataclass
 class Job:
     content: Path
@@ -92,6 +154,8 @@ class Job:
 
 def collect_images(paths: Sequence[Path], what: str) -> list[Path]:
     """Files as given, folders expanded (sorted, recursive)."""
+    from adaptive_st.data.images import ImageLoadError, list_images
+
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -114,16 +178,20 @@ def content_stems(contents: Sequence[Path], root: Path) -> dict[Path, Path]:
 
 
 def prepare_styles(engine: StyleTransfer, args: argparse.Namespace) -> list[Style]:
+    from adaptive_st.inference import mix_name, read_image
+
     if args.style_id:
         if args.styles:
             raise ValueError("give style images or --style-id, not both")
         names = [f"style{i}" for i in args.style_id]
+        check_style_weights_option(args.style_weights, len(names))
         if args.style_weights:
             return [engine.style_from_ids(args.style_id, mix_name(names, args.style_weights), args.style_weights)]
         return [engine.style_from_ids([i], n) for i, n in zip(args.style_id, names)]
     paths = collect_images(args.styles, "style")
     if not paths:
         raise ValueError("no style given: pass one or more style images (or --style-id for embedding models)")
+    check_style_weights_option(args.style_weights, len(paths))
     images = [read_image(p) for p in paths]
     stems = [p.stem for p in paths]
     if args.style_weights:
@@ -131,7 +199,23 @@ def prepare_styles(engine: StyleTransfer, args: argparse.Namespace) -> list[Styl
     return [engine.style_from_images([im], stem) for im, stem in zip(images, stems)]
 
 
+def check_style_weights_option(weights: Sequence[float] | None, n: int) -> None:
+    """``--style-weights`` must give one weight per style (after folders are expanded), >= 0, positive sum."""
+    import math
+
+    if weights is None:
+        return
+    if len(weights) != n:
+        raise ValueError(f"--style-weights: {len(weights)} weight(s) for {n} style(s); give one weight per style "
+                         "(a style folder counts each image in it)")
+    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"--style-weights {' '.join(f'{w:g}' for w in weights)}: weights must be finite, >= 0 "
+                         "and not all 0")
+
+
 def plan(args: argparse.Namespace, styles: Sequence[Style]) -> list[Job]:
+    from adaptive_st.inference import output_name
+
     contents = collect_images([args.content], "content")
     stems = content_stems(contents, args.content)
     jobs = []
@@ -151,15 +235,64 @@ def refuse_overwrite(jobs: Sequence[Job]) -> None:
                               "Pass --overwrite to replace them, or choose another --out.")
 
 
+def check_backend_options(args: argparse.Namespace) -> None:
+    """Refuse, before any loading, the options the onnxruntime backend cannot honour."""
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: must be >= 1")
+    if args.backend != "onnxruntime":
+        return
+    refused = [flag for flag, used in (
+        (f"--device {args.device}", args.device not in ("auto", "cpu")),
+        (f"--precision {args.precision}", args.precision != "fp32"),
+        ("--compile", args.compile),
+        (f"--tile {args.tile}", args.tile not in ("auto", "0")),
+        ("--style-weights", bool(args.style_weights)),
+    ) if used]
+    if refused:
+        raise ValueError(f"{', '.join(refused)}: not available with --backend onnxruntime (it runs the exported "
+                         "fp32 graph on the CPU, whole images, one style per output); use --backend torch")
+
+
+def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
+    """The torch engine, or ONNX Runtime on the checkpoint's cached export; only G, S and the policy are
+    built (the VGG only if a per-image λ needs it, the discriminator never)."""
+    import torch
+
+    from adaptive_st.inference import StyleTransfer, load_stylizer
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    model = load_stylizer(args.checkpoint, runtime.device, use_ema=not args.no_ema)
+    if args.backend == "torch":
+        return StyleTransfer(model, runtime, args.vgg_path, args.compile)
+    from adaptive_st.inference.onnx_backend import OnnxStyleTransfer, cached_onnx
+
+    def announce(target: Path) -> None:
+        print(f"exporting {model.path} ({model.weights_label} weights) to ONNX once: {target}", file=sys.stderr)
+
+    onnx_path = cached_onnx(model, args.onnx_cache, announce=announce)
+    return OnnxStyleTransfer(model, onnx_path, args.threads, args.vgg_path)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from adaptive_st.data.images import ImageLoadError
+    from adaptive_st.inference import StylizeOptions, read_image, resolve_runtime, write_png
+    from adaptive_st.inference.allocator import retain_freed_memory
+    from adaptive_st.inference.condition import check_lambda
+
+    check_out_dir(args.out)
+    check_backend_options(args)
     options = StylizeOptions(alpha=args.alpha, lam=args.lam, preserve_color=args.preserve_color, size=args.size,
                              tile=parse_tile(args.tile), tile_overlap=args.tile_overlap,
                              stats_size=args.stats_size)
     retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.allocator)
-    runtime = resolve_runtime(args.device, args.precision, args.channels_last)
-    engine = StyleTransfer(load_stylizer(args.checkpoint, runtime.device), runtime, args.vgg_path, args.compile)
+    if args.backend == "onnxruntime":
+        runtime = resolve_runtime("cpu", "fp32", False)
+    else:
+        runtime = resolve_runtime(args.device, args.precision, args.channels_last)
+    engine = make_engine(args, runtime)
     check_lambda(engine.model, args.lam)  # before any file is read or written
     styles = prepare_styles(engine, args)
     jobs = plan(args, styles)
@@ -188,7 +321,8 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     seconds = time.perf_counter() - started
     print(f"wrote {written} image(s) to {args.out} in {seconds:.1f} s "
-          f"({pixels / 1e6 / max(seconds, 1e-9):.2f} Mpx/s, {runtime.device.type}, {runtime.precision})",
+          f"({pixels / 1e6 / max(seconds, 1e-9):.2f} Mpx/s, {runtime.device.type}, {runtime.precision}, "
+          f"{engine.model.weights_label} weights, {args.backend})",
           file=sys.stderr)
     if failed:
         print(f"adaptive-st stylize: {len(failed)} content image(s) could not be read and were skipped:",
@@ -204,8 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="adaptive-st stylize: %(message)s")
     try:
         return run(args)
-    except (*USER_ERRORS, FileExistsError) as err:
+    except (*user_errors(), FileExistsError) as err:
         print(f"adaptive-st stylize: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # writing outputs (a full disk): a fault of the machine, not of the code
+        print(f"adaptive-st stylize: error: {os_error_line(err)}", file=sys.stderr)
         return 1
 
 

@@ -14,25 +14,25 @@ import contextlib
 import json
 import logging
 import math
+import re
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.fabric.plugins.io import CheckpointIO
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
-from adaptive_st.cli.validation import validate_config
-from adaptive_st.module.checkpoint_io import AtomicCheckpointIO, load_resume_checkpoint
-from adaptive_st.module.csv_resume import continue_csv_logs
-from adaptive_st.module.interrupt import InterruptCheckpoint
 
+if TYPE_CHECKING:
+    import lightning as L
+
+# Lightning, torch and the module are imported inside the functions that use them, so that
+# `adaptive-st train --help` (Hydra's help, composed from conf/) answers without them.
 log = logging.getLogger(__name__)
 register_resolvers()
 
@@ -55,19 +55,30 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = Fals
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Check the config (and the checkpoint to resume), then instantiate datamodule, module and trainer."""
+    """Check the config (and the checkpoint to resume), seed, then instantiate datamodule, module and trainer."""
+    import lightning as L
+
+    from adaptive_st.cli.validation import validate_config
+    from adaptive_st.module.checkpoint_io import load_resume_checkpoint
+    from adaptive_st.module.csv_resume import continue_csv_logs
+
     validate_config(cfg)
+    L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(cfg.paths.output_dir), quiet=True)
     # Before anything heavy: a truncated checkpoint or one of another model fails here, naming why.
     checkpoint = load_resume_checkpoint(ckpt_path, resolved) if ckpt_path else None
-    with _config_errors():
+    with _config_errors("data"):
         datamodule = instantiate(cfg.data)
+    with _config_errors("module"):
         # Passed after instantiation: Hydra would otherwise instantiate the _target_ nodes inside it.
         module = instantiate(cfg.module, _partial_=True)(run_config=resolved)
+    with _config_errors("callbacks"):
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    with _config_errors("logger"):
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=_plugins(cfg))
+    with _config_errors("trainer"):
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=_plugins(cfg))
     if checkpoint is not None:  # before log_hyperparams: creating the CSV writer deletes metrics.csv
         continue_csv_logs(loggers, checkpoint)
         del checkpoint
@@ -79,9 +90,16 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and return the final logged metrics (also written to ``<output_dir>/metrics.json``)."""
-    L.seed_everything(cfg.seed, workers=True)
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from adaptive_st.cli.validation import ConfigError
+
+        raise ConfigError(f"paths.output_dir={output_dir}: cannot create the folder ({exc.strerror or exc}); "
+                          "set paths.output_dir (or hydra.run.dir) to a writable folder") from None
     datamodule, module, trainer = build(cfg)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(output_dir))
     try:
@@ -99,19 +117,55 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _config_errors() -> Iterator[None]:
-    """Surface a constructor's ValueError as itself: ours already name the config key and the fix, which
-    Hydra's ``InstantiationException`` wrapper would bury under its own text."""
+def _config_errors(group: str) -> Iterator[None]:
+    """Surface a constructor's error as itself: ours already name the config key and the fix, which
+    Hydra's ``InstantiationException`` wrapper would bury under its own text. Any other ValueError or
+    TypeError (an unknown ``+group.key``, a flag Lightning refuses) raised while instantiating ``group``
+    from the config is a bad config value too: a :class:`ConfigError` naming the group."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from adaptive_st.cli.validation import ConfigError
+
     try:
         yield
-    except InstantiationException as exc:
-        if isinstance(exc.__cause__, ValueError):
-            raise exc.__cause__ from None
+    except (InstantiationException, MisconfigurationException) as exc:
+        cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
+        if isinstance(cause, user_errors()):
+            raise cause from None
+        if isinstance(cause, (ValueError, TypeError, MisconfigurationException)):
+            message = str(cause)
+            names_a_key = re.match(r"[\w.]+[=:]", message)  # ours do: "data.crop_size=0 must be >= 1"
+            raise ConfigError(message if names_a_key else f"{group}: {message}") from None
         raise
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message names the key, file or fault and the fix: reported as one line per problem by
+    the CLI, without a traceback (any other exception is a bug and keeps its traceback)."""
+    from adaptive_st.cli.validation import ConfigError
+    from adaptive_st.data.images import DataConfigError, ImageLoadError
+    from adaptive_st.module.checkpoint_io import CheckpointError, CheckpointWriteError
+    from adaptive_st.module.style_transfer import NonFiniteLossError
+    from adaptive_st.pretrained import MissingWeightsError
+
+    return (ConfigError, DataConfigError, ImageLoadError, CheckpointError, CheckpointWriteError,
+            NonFiniteLossError, MissingWeightsError)
+
+
+def error_lines(exc: BaseException) -> list[str]:
+    """One line per problem: a :class:`ConfigError` lists several; other multi-line messages are joined."""
+    text = str(exc)
+    header = "invalid training config:\n"
+    problems = text[len(header):].split("\n  - ") if text.startswith(header) else [text]
+    return [" ".join(part.strip() for part in p.strip().lstrip("- ").splitlines() if part.strip()) for p in problems]
 
 
 def _plugins(cfg: DictConfig) -> list[Any]:
     """The config's ``trainer.plugins`` plus atomic checkpoint writes, unless it brings its own CheckpointIO."""
+    from lightning.fabric.plugins.io import CheckpointIO
+
+    from adaptive_st.module.checkpoint_io import AtomicCheckpointIO
+
     plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
     if not any(isinstance(p, CheckpointIO) for p in plugins):
         plugins.append(AtomicCheckpointIO())
@@ -119,6 +173,8 @@ def _plugins(cfg: DictConfig) -> list[Any]:
 
 
 def _stop_signal(trainer: L.Trainer) -> int:
+    from adaptive_st.module.interrupt import InterruptCheckpoint
+
     for cb in trainer.callbacks:  # type: ignore[attr-defined]
         if isinstance(cb, InterruptCheckpoint) and cb.stop_signal is not None:
             return int(cb.stop_signal)
@@ -136,7 +192,17 @@ def _finish_wandb(trainer: L.Trainer) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except user_errors() as exc:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # a sweep records the failed job and goes on to the next one
+        for line in error_lines(exc):
+            print(f"adaptive-st train: error: {line}", file=sys.stderr)
+        raise SystemExit(1) from None
     value = metrics.get(cfg.get("optimized_metric") or "", math.nan)
     return value
 

@@ -31,10 +31,91 @@ Check = Callable[[DictConfig], Iterator[str]]
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Raise one :class:`ConfigError` listing every problem found by the checks below."""
-    problems = [msg for check in CHECKS for msg in check(cfg)]
+    """Raise one :class:`ConfigError` listing every problem found by the checks below.
+
+    Values of the wrong type are found first; a later check that trips over one of them (``int('abc')``)
+    is skipped, since the type problem already names the key."""
+    problems = list(check_value_types(cfg))
+    for check in CHECKS:
+        try:
+            problems += list(check(cfg))
+        except (TypeError, ValueError):
+            if not problems:
+                raise
     if problems:
         raise ConfigError("invalid training config:\n  - " + "\n  - ".join(problems))
+
+
+def check_value_types(cfg: DictConfig) -> Iterator[str]:
+    """A plain value of the wrong type (``data.crop_size=abc``) fails inside its constructor with Python's
+    message (``'>=' not supported between instances of 'str' and 'int'``), naming neither the key nor the
+    fix. Every value given to a ``_target_`` is checked against the constructor's type annotation where
+    that is a plain type (int, float, bool, str, None or a union of them); others are left to it."""
+    for path, node in _target_nodes(cfg, ""):
+        hints = _signature_hints(node.get("_target_"))
+        for key in node:
+            hint = hints.get(str(key))
+            child = node._get_node(key)
+            if hint is None or child is None or child._is_missing() or child._is_interpolation():
+                continue
+            value = OmegaConf.to_container(child) if OmegaConf.is_config(child) else child._value()
+            if _accepts(hint, value) is False:
+                yield f"{path}{key}={value!r}: expected {_describe(hint)}"
+
+
+def _target_nodes(node: Any, path: str) -> Iterator[tuple[str, DictConfig]]:
+    """Every ``_target_`` node under ``node`` with its dotted path prefix, interpolations not followed."""
+    if isinstance(node, DictConfig):
+        if "_target_" in node and not node._get_node("_target_")._is_interpolation():
+            yield path, node
+        items = [(str(k), node._get_node(k)) for k in node]
+    elif OmegaConf.is_list(node):
+        items = [(f"{i}", node._get_node(i)) for i in range(len(node))]
+    else:
+        return
+    for key, child in items:
+        if child is not None and OmegaConf.is_config(child) and not child._is_interpolation():
+            yield from _target_nodes(child, f"{path}{key}.")
+
+
+_PLAIN = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
+
+
+def _signature_hints(target: Any) -> dict[str, Any]:
+    """Resolved annotations of ``target``'s constructor (or function); empty when they cannot be read."""
+    import inspect
+    import typing
+
+    from hydra.utils import get_object
+
+    try:
+        obj = get_object(str(target))
+        return typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+    except Exception:  # an unimportable target is reported by instantiate; odd annotations are skipped
+        return {}
+
+
+def _accepts(hint: Any, value: Any) -> bool | None:
+    """Whether ``value`` fits ``hint``; None when the hint is not a plain type (nothing is claimed)."""
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        verdicts = [_accepts(h, value) for h in typing.get_args(hint)]
+        return True if True in verdicts else None if None in verdicts else False
+    if hint not in _PLAIN:
+        return None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    import typing
+
+    return " or ".join(_PLAIN.get(h, str(h)) for h in (typing.get_args(hint) or (hint,)))
 
 
 def _trainer_value(cfg: DictConfig, key: str, default: Any = None) -> Any:
@@ -149,9 +230,16 @@ def check_loss_weights(cfg: DictConfig) -> Iterator[str]:
         yield str(exc)
 
 
+def check_seed(cfg: DictConfig) -> Iterator[str]:
+    """The seed is no constructor argument, so :func:`check_value_types` does not see it."""
+    seed = cfg.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        yield f"seed={seed!r}: expected an integer"
+
+
 def check_module_settings(cfg: DictConfig) -> Iterator[str]:
     n = OmegaConf.select(cfg, "module.max_consecutive_nonfinite")
-    if n is not None and (not isinstance(n, int) or n < 1):
+    if isinstance(n, int) and n < 1:  # other types: check_value_types
         yield f"module.max_consecutive_nonfinite={n}: must be an integer >= 1"
 
 
@@ -162,4 +250,5 @@ CHECKS: tuple[Check, ...] = (
     check_checkpoint_settings,
     check_loss_weights,
     check_module_settings,
+    check_seed,
 )

@@ -16,13 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from adaptive_st.cli.helptext import plain
 from adaptive_st.pretrained import KNOWN_WEIGHTS, VGG_WEIGHTS_KEY, check_weights, hub_checkpoint_path
 
 VGG_NAMES = tuple(name for name, spec in KNOWN_WEIGHTS.items() if spec.config_key == VGG_WEIGHTS_KEY)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="adaptive-st weights", description=__doc__,
+    p = argparse.ArgumentParser(prog="adaptive-st weights", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="action", required=True)
     check = sub.add_parser("check", help="list every known pretrained file and whether it is present")

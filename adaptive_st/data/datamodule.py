@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from adaptive_st.data.datasets import UnpairedStyleDataset, default_load_size
-from adaptive_st.data.images import DataConfigError, list_images
+from adaptive_st.data.images import DataConfigError, check_readable, list_images
 from adaptive_st.data.resumable import EpochShuffleSampler, ResumableDataLoader
 from adaptive_st.data.sample import ensure_sample_dataset
 from adaptive_st.data.split import split_by_path_hash
+
+log = logging.getLogger(__name__)
 
 
 class StyleTransferDataModule(L.LightningDataModule):
@@ -50,9 +55,16 @@ class StyleTransferDataModule(L.LightningDataModule):
         cache: bool = True,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        style_size: int | None = None,
+        holdout_content: Sequence[str] = (),
+        holdout_styles: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        # Plain lists: Hydra passes ListConfig, which a weights_only checkpoint load refuses.
+        holdout_content, holdout_styles = list(holdout_content), list(holdout_styles)
         self.save_hyperparameters()
+        _require(style_size is None or style_size >= crop_size, "data.style_size", style_size,
+                 f"must be >= data.crop_size={crop_size} (or null)")
         _require(crop_size >= 1, "data.crop_size", crop_size, "must be >= 1")
         self.load_size = default_load_size(crop_size) if load_size is None else int(load_size)
         if crop_size > self.load_size:
@@ -83,6 +95,10 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.cache = cache
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
+        self.style_size = style_size
+        self.holdout = (tuple(holdout_content), tuple(holdout_styles))
+        self.style_train_paths: list[Path] = []
+        self.style_val_paths: list[Path] = []
         self._requested = (content_dir, style_dir, sample_root)
 
         self.content_dir: Path
@@ -121,9 +137,24 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_dir = Path(style_dir).expanduser()
         self.content_paths = list_images(self.content_dir, config_key="data.content_dir")
         self.style_paths = list_images(self.style_dir, config_key="data.style_dir")
-        self.content_train_paths, self.content_val_paths = split_by_path_hash(
-            self.content_paths, self.content_dir, self.val_fraction
-        )
+        for paths, folder, key, (size_key, size) in (
+            (self.content_paths, self.content_dir, "data.content_dir", ("data.crop_size", self.crop_size)),
+            (self.style_paths, self.style_dir, "data.style_dir",
+             ("data.style_size", self.style_size) if self.style_size else ("data.crop_size", self.crop_size)),
+        ):
+            sizes = check_readable(paths, key, folder, draft_min_side=self.load_size)
+            _warn_if_all_upscaled(sizes, key, size_key, size)
+        held_content = _held_out(self.content_paths, self.holdout[0], "data.holdout_content")
+        held_styles = _held_out(self.style_paths, self.holdout[1], "data.holdout_styles")
+        if held_content:
+            self.content_train_paths = [p for p in self.content_paths if p not in held_content]
+            self.content_val_paths = [p for p in self.content_paths if p in held_content]
+        else:
+            self.content_train_paths, self.content_val_paths = split_by_path_hash(
+                self.content_paths, self.content_dir, self.val_fraction
+            )
+        self.style_train_paths = [p for p in self.style_paths if p not in held_styles]
+        self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
@@ -133,12 +164,13 @@ class StyleTransferDataModule(L.LightningDataModule):
             "load_size": self.load_size,
             "seed": self.seed,
             "cache": self.cache,
+            "style_size": self.style_size,
         }
         self.train_dataset = UnpairedStyleDataset(
-            self.content_train_paths, self.style_paths, train=True, length=self.train_length, **common
+            self.content_train_paths, self.style_train_paths, train=True, length=self.train_length, **common
         )
         self.val_dataset = UnpairedStyleDataset(
-            self.content_val_paths, self.style_paths, train=False, length=self.num_val_pairs, **common
+            self.content_val_paths, self.style_val_paths, train=False, length=self.num_val_pairs, **common
         )
         if self.cache and self.num_workers > 0:
             # Decode once here so forked/spawned workers share one cache instead of each decoding every file.
@@ -187,6 +219,33 @@ class StyleTransferDataModule(L.LightningDataModule):
             "pin_memory": self.pin_memory,
             "persistent_workers": self.persistent_workers,
         }
+
+
+def _held_out(paths: Sequence[Path], names: Sequence[str], key: str) -> set[Path]:
+    """The files named (by stem or file name) in ``names``: kept out of training, used for validation.
+
+    Every name must match a file, and at least one file must stay for training.
+    """
+    wanted = set(names)
+    held = {p for p in paths if p.stem in wanted or p.name in wanted}
+    unknown = sorted(wanted - {p.stem for p in held} - {p.name for p in held})
+    if unknown:
+        raise DataConfigError(f"{key}: no image named {unknown} in the folder; use file names or stems")
+    if held and len(held) == len(paths):
+        raise DataConfigError(f"{key} holds out every image; leave at least one for training")
+    return held
+
+
+def _warn_if_all_upscaled(sizes: dict[Path, tuple[int, int]], folder_key: str, size_key: str, size: int) -> None:
+    """One warning when every image is smaller than the crop: all are upscaled, so training is slower (larger
+    crops than the data holds) and learns from blurry pixels, which is rarely what was meant."""
+    if not sizes or rank_zero_only.rank != 0:
+        return
+    width, height = max(sizes.values(), key=min)
+    if size > min(width, height):
+        log.warning("%s=%d is larger than every image in %s (the largest is %dx%d): all are upscaled to fill it, "
+                    "which is slower and blurrier; lower %s to at most %d or use larger images",
+                    size_key, size, folder_key, width, height, size_key, min(width, height))
 
 
 def _require(ok: bool, key: str, value: object, rule: str) -> None:

@@ -39,6 +39,10 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
     Call :meth:`set_epoch` at the start of each epoch (``DatasetEpochCallback`` does it); the epoch lives in
     shared memory, so it reaches persistent DataLoader workers too.
 
+    ``style_size`` (optional): style images are instead resized to that shorter side and centre-cropped,
+    whole and deterministic, so their VGG statistics can be cached by index (the statistics of a whole
+    painting, not of a crop, are what a user's style image gives at inference).
+
     Preprocessing: resize so the *shorter* side is ``load_size`` (images smaller than that are upscaled, since
     a tiny image must still fill a crop), then random (train) / centre (eval) crop of ``crop_size`` and a
     random horizontal flip in train mode. Outputs are float32 (3, S, S) in [0, 1].
@@ -62,6 +66,7 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         seed: int = 0,
         length: int | None = None,
         cache: bool = True,
+        style_size: int | None = None,
     ) -> None:
         if not content_paths:
             raise DataConfigError("No content images given; check `data.content_dir`.")
@@ -85,6 +90,9 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         if self.length < 1:
             raise ValueError(f"Dataset length must be >= 1, got {self.length}.")
         self.cache = cache
+        if style_size is not None and style_size < crop_size:
+            raise ValueError(f"data.style_size={style_size} must be >= data.crop_size={crop_size} (or null)")
+        self.style_size = style_size
 
         n_content = len(self.content_paths)
         # One shared-memory block: [epoch, bad flags of content files..., bad flags of style files...]. Shared
@@ -133,7 +141,7 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         )
         return {
             "content": self._crop(content, rng),
-            "style": self._crop(style, rng),
+            "style": self._crop(style, rng) if self.style_size is None else self._crop(style, None, self.style_size),
             "content_index": content_index,
             "style_index": style_index,
         }
@@ -161,9 +169,10 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
                 image = self._try_decode(kind, j)
                 if image is not None:
                     return image, j
+        split = "training" if self.train else "validation"
         raise DataConfigError(
-            f"All {n} {_KIND_NAMES[kind]} images failed to load (see the warnings above); check the files in "
-            f"`{_CONFIG_KEYS[kind]}`."
+            f"all {n} {_KIND_NAMES[kind]} image(s) of the {split} split failed to load (see the warnings above); "
+            f"fix or replace the files in `{_CONFIG_KEYS[kind]}`."
         )
 
     def _try_decode(self, kind: int, j: int) -> torch.Tensor | None:
@@ -171,8 +180,9 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         if cached is not None:
             return cached
         path = self._paths[kind][j]
+        size = self.style_size if kind == _STYLE and self.style_size is not None else self.load_size
         try:
-            img = load_rgb(path, draft_min_side=self.load_size)
+            img = load_rgb(path, draft_min_side=size)
         except ImageLoadError as exc:
             if not self._bad[kind][j]:
                 log.warning(
@@ -180,14 +190,16 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
                 )
                 self._bad[kind][j] = 1
             return None
-        tensor = pil_to_uint8_tensor(resize_shorter_side(img, self.load_size))
+        tensor = pil_to_uint8_tensor(resize_shorter_side(img, size))
         if self.cache:
             self._cache[kind][j] = tensor
         return tensor
 
-    def _crop(self, image: torch.Tensor, rng: np.random.Generator | None) -> torch.Tensor:
-        """Crop (+ flip) and scale to [0, 1] in numpy: tiny torch ops in the main process are slow (see images)."""
-        size = self.crop_size
+    def _crop(self, image: torch.Tensor, rng: np.random.Generator | None, size: int | None = None) -> torch.Tensor:
+        """Crop (+ flip) and scale to [0, 1] in numpy: tiny torch ops in the main process are slow (see images).
+
+        ``rng=None``: the centre crop, no flip (validation, and whole style images with ``style_size``)."""
+        size = size or self.crop_size
         _, h, w = image.shape
         if rng is None:
             top, left, flip = (h - size) // 2, (w - size) // 2, False

@@ -7,9 +7,11 @@ either as a plain 8-bit RGB image or as one clear :class:`ImageLoadError` naming
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,18 +53,66 @@ def load_rgb(
     corrupt, too large), always naming the file.
     """
     path = Path(path)
-    try:
+    with _load_errors(path), warnings.catch_warnings():
         # Our own `max_pixels` check replaces Pillow's global warning; Pillow's hard error (2x its global
         # limit) still applies and is reported like ours.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                _check_pixels(path, im.size, max_pixels)
-                if draft_min_side is not None and im.format == "JPEG":
-                    im.draft(None, _draft_request(im.size, draft_min_side))
-                im.load()  # forces the full decode so truncation/corruption surfaces here
-                im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            _check_pixels(path, im.size, max_pixels)
+            if draft_min_side is not None and im.format == "JPEG":
+                im.draft(None, _draft_request(im.size, draft_min_side))
+            im.load()  # forces the full decode so truncation/corruption surfaces here
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im)
+
+
+def probe_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` from the file's header, without decoding (microseconds: start-up checks of a
+    whole folder). Raises :class:`ImageLoadError` like :func:`load_rgb`; a truncated body passes."""
+    path = Path(path)
+    with _load_errors(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            return im.size
+
+
+def check_readable(paths: Sequence[Path], config_key: str, root: Path,
+                   draft_min_side: int | None = None) -> dict[Path, tuple[int, int]]:
+    """Header sizes of the files that open, checked before any model is built.
+
+    Headers cannot show a truncated body, so files are also decoded in order until one succeeds: one
+    decode for a normal folder, every file for a folder of corrupt ones. Raises :class:`DataConfigError`
+    (naming ``config_key``, the folder and the first file's problem) when no file is readable; a folder
+    with some bad files is fine (the dataset skips and counts them).
+    """
+    sizes: dict[Path, tuple[int, int]] = {}
+    errors: dict[Path, str] = {}
+    for path in paths:
+        try:
+            sizes[path] = probe_size(path)
+        except ImageLoadError as exc:
+            errors[path] = str(exc)
+    for path in list(sizes):
+        try:
+            load_rgb(path, draft_min_side=draft_min_side)
+            break
+        except ImageLoadError as exc:
+            errors[path] = str(exc)
+            del sizes[path]
+    else:
+        first = errors[min(errors)] if errors else "no files"
+        raise DataConfigError(
+            f"{config_key}={root}: none of its {len(paths)} image file(s) can be read; fix or replace them, or "
+            f"point {config_key} at another folder. First problem: {first}"
+        )
+    return sizes
+
+
+@contextlib.contextmanager
+def _load_errors(path: Path) -> Iterator[None]:
+    """Turn whatever opening or decoding ``path`` raised into one :class:`ImageLoadError` naming it."""
+    try:
+        yield
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:

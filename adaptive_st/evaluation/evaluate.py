@@ -42,13 +42,15 @@ class Evaluation:
     summaries: list[dict[str, Any]]
     rows: list[dict[str, object]]
     files: dict[str, Path] = field(default_factory=dict)
+    #: images whose pairs were left out (unreadable, too small to score) → why
+    skipped: dict[Path, str] = field(default_factory=dict)
 
 
 def unique_labels(checkpoints: Sequence[Path], labels: Sequence[str] | None = None) -> list[str]:
     """``<run dir>/<ckpt stem>`` by default (``run/last``), numbered when two are the same."""
     if labels is not None:
         if len(labels) != len(checkpoints) or len(set(labels)) != len(labels):
-            raise ValueError("give one distinct label per checkpoint")
+            raise ValueError(f"--labels: give {len(checkpoints)} distinct label(s), one per checkpoint")
         return list(labels)
     out: list[str] = []
     for ckpt in checkpoints:
@@ -79,7 +81,7 @@ def run_evaluation(checkpoints: Sequence[Path], pairs: Sequence[Pair], runtime: 
     if settings.lam is not None:
         info["lam"] = settings.lam
     if images.errors:
-        info["unreadable images (pairs skipped)"] = "; ".join(images.errors.values())
+        info["images skipped (unreadable or too small; their pairs are left out)"] = "; ".join(images.errors.values())
     files = {
         "metrics.csv": write_csv(rows, out_dir / "metrics.csv"),
         "metrics.json": write_json({"settings": info, "checkpoints": summaries}, out_dir / "metrics.json"),
@@ -89,4 +91,4 @@ def run_evaluation(checkpoints: Sequence[Path], pairs: Sequence[Pair], runtime: 
     grids = {r.label: grid_png(r.examples) for r in results if r.examples}
     (out_dir / "report.html").write_text(render_html(summaries, info, plot, grids))
     files["report.md"], files["report.html"] = out_dir / "report.md", out_dir / "report.html"
-    return Evaluation(summaries, rows, files)
+    return Evaluation(summaries, rows, files, dict(images.errors))

@@ -36,6 +36,7 @@ class EvalSettings:
     vgg_path: str | Path | None = None
     grid_pairs: int = 4
     images_dir: Path | None = None
+    use_ema: bool = True  # the EMA of G and S when a checkpoint has one (what its validation measured)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CheckpointResult:
     megapixels: float = 0.0
     fid: float | None = None
     notes: list[str] = field(default_factory=list)
+    weights: str = "live"  # "ema" or "live" (LoadedModel.weights)
 
     @property
     def images_per_s(self) -> float:
@@ -63,8 +65,14 @@ class CheckpointResult:
         return self.megapixels / self.seconds if self.seconds > 0 else math.nan
 
 
+#: Shortest side an image is scored at: SSIM's 11-px window, LPIPS's AlexNet (stride 4, two pools) and
+#: the loss VGG's reflect pads down to relu5_1 (1/16 scale) all fit in 64 px. The stylizer itself takes
+#: any size (it pads); the metrics cannot, so thinner images are skipped with this reason.
+MIN_SCORED_SIDE = 64
+
+
 class ImageCache:
-    """Decoded, resized images by path (``None`` for unreadable files, with the error kept)."""
+    """Decoded, resized images by path (``None`` for unreadable or too small files, with the reason kept)."""
 
     def __init__(self, size: int | None) -> None:
         self.size = size
@@ -74,7 +82,14 @@ class ImageCache:
     def get(self, path: Path) -> Tensor | None:
         if path not in self._images:
             try:
-                self._images[path] = resize_longer_side(read_image(path), self.size)
+                image = resize_longer_side(read_image(path), self.size)
+                h, w = image.shape[-2:]
+                if min(h, w) < MIN_SCORED_SIDE:
+                    at = f"at --size {self.size}" if self.size else "at its native size"
+                    raise ImageLoadError(
+                        f"{path}: {w}x{h} px {at} is too small to score (the metrics need at least "
+                        f"{MIN_SCORED_SIDE} px on each side); raise --size, or use a less thin image")
+                self._images[path] = image
             except ImageLoadError as err:
                 self._images[path], self.errors[path] = None, str(err)
                 log.warning("skipping pairs with %s", err)
@@ -83,14 +98,16 @@ class ImageCache:
 
 def evaluate_checkpoint(label: str, ckpt: Path, pairs: Sequence[Pair], runtime: Runtime, settings: EvalSettings,
                         images: ImageCache, lpips: LPIPSMetric | None, fid: FIDMetric | None) -> CheckpointResult:
-    model = load_stylizer(ckpt, runtime.device)
+    model = load_stylizer(ckpt, runtime.device, use_ema=settings.use_ema)
     engine = StyleTransfer(model, runtime, settings.vgg_path)
     vgg = model.build_vgg(settings.vgg_path)
     scorer = PairScorer(vgg, model.content_layers, model.style_layers, lpips)
     vgg_cfg = model.config["loss"]["perceptual"]["vgg"]
     result = CheckpointResult(label, ckpt, model.policy_name, model.conditioned,
                               f"{vgg_cfg.get('source')}:{Path(str(vgg_cfg.get('weights_path'))).name}"
-                              f" {list(vgg.layers)}")
+                              f" {list(vgg.layers)}", weights=model.weights)
+    if model.weights == "ema":
+        result.notes.append("evaluated with the EMA of G and S saved by training (--no-ema: the last weights)")
     lam = settings.lam if model.conditioned else None
     if settings.lam is not None and not model.conditioned:
         result.notes.append(f"λ={settings.lam:g} not applied: policy={model.policy_name} is not λ-conditioned")

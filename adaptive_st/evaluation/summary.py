@@ -27,6 +27,7 @@ def summarize(result: CheckpointResult, lpips: Availability, fid: Availability) 
         "checkpoint": result.label,
         "path": str(result.path),
         "policy": result.policy,
+        "weights": result.weights,
         "conditioned": result.conditioned,
         "vgg": result.vgg,
         "pairs": len(result.rows),

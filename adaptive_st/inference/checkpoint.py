@@ -1,11 +1,15 @@
 """Read a training checkpoint and rebuild only what inference needs: G, S and the policy.
 
 The discriminator and the perceptual VGG are never built (a checkpoint stylizes without the VGG file
-unless a per-image λ asks for it), and the file is read with ``weights_only=True``.
+unless a per-image λ asks for it), and the file is read with ``weights_only=True``. A run trained with
+``module.ema_decay`` saves an average of G and S under ``ema.*``; it is what validation measured, so it
+is loaded by default (``use_ema=False``: the live ``generator.*`` / ``style_generator.*``). Non-finite
+weights are refused here: a diverged checkpoint would otherwise stylize every image to black.
 """
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import zipfile
 from collections.abc import Mapping
@@ -13,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.utils import get_object
 from torch import Tensor, nn
 
-from adaptive_st.inference.errors import CheckpointError
+from adaptive_st.inference.errors import CheckpointError, NonFiniteError
 from adaptive_st.inference.model import LoadedModel
-from adaptive_st.inference.safe_config import safe_instantiate
-from adaptive_st.models import ContentGenerator, StyleGenerator, Stylizer
+from adaptive_st.inference.safe_config import check_targets, config_node, safe_instantiate
+from adaptive_st.models import Stylizer
 from adaptive_st.policies import WeightPolicy
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``(state_dict, run_config)`` of an adaptive_st ``.ckpt``; every failure is a :class:`CheckpointError`."""
-    path = Path(path).expanduser()
+def _read(path: Path) -> Mapping[str, Any]:
+    """The checkpoint dict, checked to be an adaptive_st training checkpoint."""
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file does not exist.")
     if path.is_dir():
@@ -46,7 +50,51 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
             f"{path}: not an adaptive_st training checkpoint (no saved run config under `adaptive_st.config`); "
             "pass a .ckpt written by `python -m adaptive_st.train`."
         )
-    return dict(checkpoint["state_dict"]), dict(config)
+    return checkpoint
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``(state_dict, run_config)`` of an adaptive_st ``.ckpt``; every failure is a :class:`CheckpointError`."""
+    checkpoint = _read(Path(path).expanduser())
+    return dict(checkpoint["state_dict"]), dict(checkpoint["adaptive_st"]["config"])
+
+
+def ema_prefix(checkpoint: Mapping[str, Any]) -> str | None:
+    """State-dict prefix of the averaged G and S (``"ema."``), or None when the run kept no average.
+
+    The prefix recorded by training is used; older checkpoints that recorded none are recognised by
+    their ``ema.generator.*`` keys.
+    """
+    meta = checkpoint.get("adaptive_st") or {}
+    ema = meta.get("ema") if isinstance(meta, Mapping) else None
+    if isinstance(ema, Mapping) and isinstance(ema.get("prefix"), str):
+        return ema["prefix"]
+    state = checkpoint["state_dict"]
+    return "ema." if any(k.startswith("ema.generator.") for k in state) else None
+
+
+def nonfinite_tensors(state: Mapping[str, Tensor], prefixes: tuple[str, ...]) -> list[str]:
+    """Names of the floating-point tensors under ``prefixes`` holding NaN or ±inf."""
+    return [k for k, v in state.items() if k.startswith(prefixes) and isinstance(v, Tensor)
+            and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def check_finite_weights(path: Path, state: Mapping[str, Tensor], prefix: str, alternative: str | None) -> None:
+    """Refuse G/S/policy weights with NaN/inf; ``alternative`` is the other weight set's prefix, offered as
+    the fix when it is finite."""
+    bad = nonfinite_tensors(state, (f"{prefix}generator.", f"{prefix}style_generator.", "policy."))
+    if not bad:
+        return
+    which = "EMA" if prefix else "live"
+    hint = "use an earlier checkpoint (e.g. <run>/checkpoints/stepNNNNNN.ckpt)"
+    shared_bad = any(k.startswith("policy.") for k in bad)  # the policy is the same for both weight sets
+    if alternative is not None and not shared_bad and not nonfinite_tensors(
+            state, (f"{alternative}generator.", f"{alternative}style_generator.")):
+        hint += ", or " + ("--no-ema (the live weights are finite)" if prefix else
+                           "drop --no-ema (the EMA weights are finite)")
+    shown = ", ".join(bad[:3]) + (" …" if len(bad) > 3 else "")
+    raise NonFiniteError(f"{path}: the {which} weights are not finite (NaN/inf in {len(bad)} tensor(s): {shown}); "
+                         f"the run diverged before this checkpoint was saved — {hint}.")
 
 
 def load_subset(module: nn.Module, state: Mapping[str, Tensor], prefix: str, path: Path, what: str) -> None:
@@ -74,26 +122,56 @@ def load_subset(module: nn.Module, state: Mapping[str, Tensor], prefix: str, pat
     module.load_state_dict(subset, strict=True)
 
 
-def load_stylizer(ckpt_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild G, S and the policy from a checkpoint's saved config and load their weights (eval mode)."""
+def _build_network(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
+    """Instantiate G or S from the saved config. Every weight, frozen pretrained parts (e.g. a VGG
+    encoder) included, comes from the checkpoint, so a ``pretrained`` flag is turned off: stylizing never
+    reads the pretrained file, nor needs it on this machine."""
+    node = config_node(config, dotted, path)
+    check_targets(node, dotted, path)  # before get_object imports the target's module
+    overrides = {}
+    if isinstance(node, Mapping) and isinstance(node.get("_target_"), str):
+        try:
+            params = inspect.signature(get_object(node["_target_"])).parameters
+        except (ImportError, AttributeError, TypeError, ValueError):
+            params = {}  # safe_instantiate reports an unknown target with the key that names it
+        if "pretrained" in params:
+            overrides["pretrained"] = False
+    return safe_instantiate(config, dotted, path, **overrides)
+
+
+def load_stylizer(ckpt_path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True) -> LoadedModel:
+    """Rebuild G, S and the policy from a checkpoint's saved config and load their weights (eval mode).
+
+    ``use_ema``: the averaged G and S when the run kept them (the weights validation measured), else the
+    live ones; :attr:`LoadedModel.weights` says which were loaded.
+    """
     path = Path(ckpt_path).expanduser()
-    state, config = read_checkpoint(path)
-    generator = safe_instantiate(config, "model.generator", path)
+    checkpoint = _read(path)
+    state, config = dict(checkpoint["state_dict"]), dict(checkpoint["adaptive_st"]["config"])
+    averaged = ema_prefix(checkpoint)
+    prefix = averaged if use_ema and averaged is not None else ""
+    check_finite_weights(path, state, prefix, averaged if not prefix else "")
+    generator = _build_network(config, "model.generator", path)
     policy = safe_instantiate(config, "policy", path)
-    factory = safe_instantiate(config, "model.style_generator", path)
-    if not isinstance(generator, ContentGenerator) or not isinstance(policy, WeightPolicy):
-        raise CheckpointError(f"{path}: `model.generator` / `policy` do not build a ContentGenerator / WeightPolicy.")
+    factory = _build_network(config, "model.style_generator", path)
+    if not isinstance(generator, nn.Module) or not hasattr(generator, "modulation_dims"):
+        raise CheckpointError(f"{path}: `model.generator` does not build a generator (an nn.Module with "
+                              "modulation_dims).")
+    if not isinstance(policy, WeightPolicy):
+        raise CheckpointError(f"{path}: `policy` does not build a WeightPolicy.")
     cond_dim = 1 if policy.conditions_generator else 0
     # `_partial_` in the config: S's heads are sized by G, and the policy decides whether λ is an input.
     style_generator = factory if isinstance(factory, nn.Module) else factory(
         modulation_dims=generator.modulation_dims, cond_dim=cond_dim)
-    if not isinstance(style_generator, StyleGenerator):
-        raise CheckpointError(f"{path}: `model.style_generator` does not build a StyleGenerator.")
-    load_subset(generator, state, "generator.", path, "content generator (G)")
-    load_subset(style_generator, state, "style_generator.", path, "style generator (S)")
+    if not isinstance(style_generator, nn.Module) or not all(
+            hasattr(style_generator, name) for name in ("encode", "modulation", "encoder_kind")):
+        raise CheckpointError(f"{path}: `model.style_generator` does not build a style generator (an nn.Module "
+                              "with encode, modulation and encoder_kind).")
+    load_subset(generator, state, f"{prefix}generator.", path, "content generator (G)")
+    load_subset(style_generator, state, f"{prefix}style_generator.", path, "style generator (S)")
     load_subset(policy, state, "policy.", path, "policy")  # running statistics of per-image policies
     stylizer = Stylizer(generator, style_generator).eval().requires_grad_(False)
     policy.eval().requires_grad_(False)
     device = torch.device(device)
     return LoadedModel(path=path, stylizer=stylizer.to(device), policy=policy.to(device), config=config,
-                       device=device)
+                       device=device, weights="ema" if prefix else "live")

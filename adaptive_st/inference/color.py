@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-PRESERVE_COLOR = ("none", "luminance", "histogram")
+from adaptive_st.inference.choices import PRESERVE_COLOR as PRESERVE_COLOR
 
 _TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 _OFFSET = torch.tensor([0.0, 0.5, 0.5])

@@ -21,6 +21,8 @@ from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 
 log = logging.getLogger(__name__)
+#: λ is fed to S as a float32: beyond these it overflows to inf or underflows to 0 (log λ = -inf).
+LAMBDA_LIMITS = (float(torch.finfo(torch.float32).tiny), float(torch.finfo(torch.float32).max))
 
 
 def check_lambda(model: LoadedModel, lam: float | None) -> None:
@@ -34,8 +36,10 @@ def check_lambda(model: LoadedModel, lam: float | None) -> None:
             f"{model.policy_name}, whose λ was a training-time loss weight only. Use --alpha to dial the "
             "style strength instead."
         )
-    if not (math.isfinite(lam) and lam > 0):
-        raise ConditionError(f"λ={lam}: must be a finite number > 0 (S conditions on log λ)")
+    if not (math.isfinite(lam) and LAMBDA_LIMITS[0] <= lam <= LAMBDA_LIMITS[1]):
+        lo, hi = LAMBDA_LIMITS
+        raise ConditionError(f"λ (--lam) {lam:g}: must be a finite number > 0 that float32 holds, in "
+                             f"[{lo:.3g}, {hi:.3g}] (S conditions on log λ)")
     lo, hi = getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)
     if lo is not None and hi is not None and not lo <= lam <= hi:
         log.warning("λ=%g is outside the range [%g, %g] this model was trained on: results extrapolate", lam, lo, hi)

@@ -10,18 +10,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from adaptive_st.inference.color import PRESERVE_COLOR, keep_content_chroma, match_color, to_grey
 from adaptive_st.inference.condition import check_lambda, default_condition, per_image_lambda
-from adaptive_st.inference.errors import ConditionError
+from adaptive_st.inference.errors import ConditionError, NonFiniteError
 from adaptive_st.inference.images import center_crop_like_training, resize_longer_side
 from adaptive_st.inference.model import LoadedModel
 from adaptive_st.inference.norm_stats import shared_statistics
 from adaptive_st.inference.padding import MULTIPLE, crop_to, pad_to_multiple
-from adaptive_st.inference.receptive_field import default_overlap
+from adaptive_st.inference.receptive_field import default_overlap, minimum_side
 from adaptive_st.inference.runtime import Runtime
 from adaptive_st.inference.tiling import (
     AUTO_TILE_ABOVE,
@@ -30,7 +31,9 @@ from adaptive_st.inference.tiling import (
     DEFAULT_TILE,
     run_tiled,
 )
-from adaptive_st.losses.vgg import VGGFeatures
+
+if TYPE_CHECKING:
+    from adaptive_st.losses.vgg import VGGFeatures
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class StyleTransfer:
         self._vgg: VGGFeatures | None = None
         generator = model.stylizer.generator
         self._whole = torch.compile(generator, dynamic=True) if compile else generator
+        self._min_side = minimum_side(generator)  # tiny and thin images are padded up to it
 
     # ------------------------------------------------------------------ styles
     @torch.inference_mode()
@@ -113,7 +117,7 @@ class StyleTransfer:
         if self.model.encoder_kind != "image":
             raise ConditionError(f"{self.model.path}: this model has learned style ids "
                                  f"(0..{self.model.num_styles - 1}); pass style ids, not images")
-        _check_weights(weights, len(images))
+        check_style_weights(weights, len(images))
         return Style(name, self._encode(images, weights), list(images), None if weights is None else list(weights))
 
     @torch.inference_mode()
@@ -126,7 +130,7 @@ class StyleTransfer:
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise ConditionError(f"style ids {bad} out of range: this model has {n} styles (0..{n - 1})")
-        _check_weights(weights, len(ids))
+        check_style_weights(weights, len(ids))
         w = None if weights is None and len(ids) == 1 else torch.tensor(list(weights or [1.0] * len(ids)))
         code = self.model.stylizer.style_code(torch.tensor(list(ids), device=self.model.device),
                                               None if w is None else w.to(self.model.device))
@@ -169,15 +173,20 @@ class StyleTransfer:
                 style.grey_code = self._encode([to_grey(s) for s in style.images], style.weights)
             code = style.grey_code if style.grey_code is not None else code
             source = to_grey(x)
-        params = self.model.stylizer.style_generator.modulation(code.to(self.model.device), cond)
-        out = self._generate(source, params, options).cpu()
+        out = self._run(source, code, cond, options).cpu()
+        check_finite_output(out, self.model, self.runtime)
         if options.preserve_color == "luminance":
             out = keep_content_chroma(out, x)
         return out.clamp(0, 1), (None if cond is None else float(cond.reshape(-1)[0]))
 
+    def _run(self, x: Tensor, code: Tensor, cond: Tensor | None, options: StylizeOptions) -> Tensor:
+        """G∘S on one (3,H,W) content with a prepared style ``code`` (what :meth:`_encode` returned)."""
+        params = self.model.stylizer.style_generator.modulation(code.to(self.model.device), cond)
+        return self._generate(x, params, options)
+
     def _generate(self, x: Tensor, params: list[tuple[Tensor, Tensor]], options: StylizeOptions) -> Tensor:
         h, w = x.shape[-2:]
-        batch = self.runtime.prepare(pad_to_multiple(x.unsqueeze(0)))
+        batch = self.runtime.prepare(pad_to_multiple(x.unsqueeze(0), min_side=self._min_side))
         generator = self.model.stylizer.generator
         tile = options.tile_for(*batch.shape[-2:])
         alpha = float(options.alpha)
@@ -188,13 +197,26 @@ class StyleTransfer:
                     overlap = min(default_overlap(generator, BLEND), tile // 2 // MULTIPLE * MULTIPLE)
                 with shared_statistics(generator) as store:
                     out = run_tiled(lambda t: generator(self.runtime.prepare(t), params, alpha), batch, store,
-                                    tile, overlap, options.stats_size)
+                                    tile, overlap, options.stats_size, self._min_side)
             else:
                 out = self._whole(batch, params, alpha)  # tiles stay eager: they swap AdaIN modules
         return crop_to(out.float(), h, w)[0]
 
 
-def _check_weights(weights: Sequence[float] | None, n: int) -> None:
+def check_finite_output(out: Tensor, model: LoadedModel, runtime: Runtime) -> None:
+    """Refuse NaN/inf output (it would be saved as a black image and scored as "unavailable")."""
+    if bool(torch.isfinite(out).all()):
+        return
+    fixes = "use an earlier checkpoint"
+    if runtime.precision != "fp32":
+        fixes = "try --precision fp32 (an activation may overflow in " + runtime.precision + "), or " + fixes
+    if model.weights == "ema":
+        fixes += ", or --no-ema"
+    raise NonFiniteError(f"{model.path}: the model's outputs are not finite (NaN/inf) although its {model.weights_label} "
+                         f"weights are; the checkpoint is broken for this input — {fixes}.")
+
+
+def check_style_weights(weights: Sequence[float] | None, n: int) -> None:
     if weights is None:
         return
     if len(weights) != n:

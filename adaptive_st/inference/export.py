@@ -12,6 +12,8 @@ symbolic H/W.
 from __future__ import annotations
 
 import json
+import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adaptive_st.inference.choices import OPSET as OPSET  # Resize with antialias needs opset 18
+from adaptive_st.inference.errors import CheckpointError, NonFiniteError
 from adaptive_st.inference.model import LoadedModel
 from adaptive_st.models import Stylizer
 
-OPSET = 18  # Resize with antialias needs opset 18
+#: Max |exported − eager| accepted by ``adaptive-st export`` and by the onnxruntime backend's cache.
+PARITY_TOLERANCE = 1e-4
 
 
 class ExportableStylizer(nn.Module):
@@ -71,6 +76,7 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         lam_range = [getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)]
     metadata = {
         "checkpoint": str(model.path),
+        "weights": model.weights,
         "policy": model.policy_name,
         "inputs": names,
         "content": "float32 (B,3,H,W) RGB in [0,1], any H, W (ONNX: B = 1; TorchScript: any B)",
@@ -114,11 +120,27 @@ def export_onnx(model: LoadedModel, path: str | Path, opset: int = OPSET) -> Pat
     shapes = tuple(dims.get(name) for name in spec.input_names)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(_module(model), spec.example, str(path), input_names=list(spec.input_names),
-                          output_names=["output"], dynamic_shapes=shapes, opset_version=opset, dynamo=True,
-                          verbose=False, external_data=False)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(_module(model), spec.example, str(path), input_names=list(spec.input_names),
+                              output_names=["output"], dynamic_shapes=shapes, opset_version=opset, dynamo=True,
+                              verbose=False, external_data=False)
+    except OSError:
+        raise
+    except Exception as err:  # the exporter fails with many types (e.g. an op ONNX has no function for)
+        raise CheckpointError(f"{model.path}: this model cannot be exported to ONNX ({exporter_failure(err)}); "
+                              "stylize with --backend torch, or export --format torchscript") from err
     return path
+
+
+def exporter_failure(err: BaseException) -> str:
+    """The informative line of a torch.onnx failure (its summary, without terminal colour codes)."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
+    if "## Exception summary" in lines and lines.index("## Exception summary") + 1 < len(lines):
+        line = lines[lines.index("## Exception summary") + 1]
+    else:
+        line = lines[0] if lines else type(err).__name__
+    return re.sub(r"^<class '[\w.]*?(\w+)'>", r"\1", line)[:300]
 
 
 def write_metadata(model: LoadedModel, path: str | Path) -> Path:
@@ -127,9 +149,29 @@ def write_metadata(model: LoadedModel, path: str | Path) -> Path:
     return path
 
 
+def check_eager_finite(model: LoadedModel) -> None:
+    """Run the eager model on the export example; refuse NaN/inf before any file is written (an export of
+    a broken model would pass a parity check against an equally broken reference)."""
+    spec = export_spec(model)
+    with torch.no_grad():
+        out = _module(model)(*spec.example)
+    if not bool(torch.isfinite(out).all()):
+        raise NonFiniteError(f"{model.path}: the model's outputs are not finite (NaN/inf) on the export example "
+                             f"although its {model.weights_label} weights are; nothing was exported — use an earlier "
+                             "checkpoint" + (", or --no-ema" if model.weights == "ema" else "") + ".")
+
+
+def _max_diff(out: Tensor, ref: Tensor) -> float:
+    """Max |out − ref|, ``inf`` when ``out`` holds NaN/inf (NaN would compare as "within tolerance")."""
+    if not bool(torch.isfinite(out).all()):
+        return math.inf
+    return float((out - ref).abs().max())
+
+
 def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | None = None,
            sizes: tuple[tuple[int, int], ...] = ((96, 128), (75, 61))) -> dict[str, float]:
-    """Max |exported − eager| over inputs of several sizes (other than the traced one)."""
+    """Max |exported − eager| over inputs of several sizes (other than the traced one); ``inf`` for an
+    exported model whose outputs are not finite. Non-finite eager outputs raise :class:`NonFiniteError`."""
     eager = _module(model)
     spec = export_spec(model)
     diffs: dict[str, float] = {}
@@ -151,10 +193,14 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
             inputs.append(spec.example[3] * (2.0 + i))
         with torch.no_grad():
             ref = eager(*inputs)
+            if not bool(torch.isfinite(ref).all()):
+                raise NonFiniteError(f"{model.path}: the model's outputs are not finite (NaN/inf) on a {h}x{w} "
+                                     f"test input although its {model.weights_label} weights are; the parity check "
+                                     "cannot pass — use an earlier checkpoint.")
             if ts is not None:
-                diffs["torchscript"] = max(diffs.get("torchscript", 0.0), float((ts(*inputs) - ref).abs().max()))
+                diffs["torchscript"] = max(diffs.get("torchscript", 0.0), _max_diff(ts(*inputs), ref))
         if session is not None:
             feeds = {n: t.numpy() for n, t in zip(spec.input_names, inputs)}
             out = torch.from_numpy(session.run(None, feeds)[0])
-            diffs["onnx"] = max(diffs.get("onnx", 0.0), float((out - ref).abs().max()))
+            diffs["onnx"] = max(diffs.get("onnx", 0.0), _max_diff(out, ref))
     return diffs

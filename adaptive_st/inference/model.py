@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from adaptive_st.losses.vgg import VGGFeatures
 from adaptive_st.models import Stylizer
 from adaptive_st.policies import POLICIES, WeightPolicy
+
+if TYPE_CHECKING:
+    from adaptive_st.losses.vgg import VGGFeatures
 
 
 def conditioned_policy_names() -> list[str]:
@@ -21,13 +23,22 @@ def conditioned_policy_names() -> list[str]:
 
 @dataclass
 class LoadedModel:
-    """G∘S in eval mode, the trained policy, and the run config the checkpoint was trained with."""
+    """G∘S in eval mode, the trained policy, and the run config the checkpoint was trained with.
+
+    ``weights``: ``"ema"`` when G and S are the run's moving average, ``"live"`` for the last iterate.
+    """
 
     path: Path
     stylizer: Stylizer
     policy: WeightPolicy
     config: Mapping[str, Any]
     device: torch.device
+    weights: str = "live"
+
+    @property
+    def weights_label(self) -> str:
+        """``EMA`` or ``live``, for messages."""
+        return "EMA" if self.weights == "ema" else "live"
 
     @property
     def policy_name(self) -> str:
@@ -62,6 +73,8 @@ class LoadedModel:
         from adaptive_st.data.datasets import default_load_size
 
         data = self.config.get("data", {}) or {}
+        if data.get("style_size"):  # styles were seen whole at this size (data.style_size)
+            return int(data["style_size"]), int(data["style_size"])
         crop = int(data.get("crop_size") or 128)
         load = data.get("load_size")
         return (int(load) if load else default_load_size(crop)), crop

@@ -32,3 +32,27 @@ def default_overlap(generator: nn.Module, blend: int = 16) -> int:
     """Receptive diameter + the cross-fade width, as a multiple of 8: the cross-fade, centred in the
     overlap, is then at least one radius from both tiles' cut edges."""
     return -(-(2 * receptive_radius(generator) + blend) // MULTIPLE) * MULTIPLE
+
+
+def minimum_side(generator: nn.Module, multiple: int = MULTIPLE) -> int:
+    """Smallest input side (a multiple of ``multiple``) that every reflection pad in G can handle.
+
+    PyTorch refuses to reflect-pad ``p`` pixels of a side shorter than ``p + 1``; at 1/s resolution that
+    side is about H/s, so H must reach (p + 1)·s. Walked like :func:`receptive_radius`; upsampling done
+    functionally (``F.interpolate`` in a forward) is not seen, which only over-estimates (pads more).
+    """
+    need, scale = float(multiple), 1.0
+    for module in generator.modules():
+        if isinstance(module, UpModulated):
+            scale /= 2
+        elif isinstance(module, nn.ReflectionPad2d):
+            need = max(need, (max(module.padding) + 1) * scale)
+        elif isinstance(module, nn.Conv2d):
+            if module.padding_mode == "reflect":
+                pad = module.kernel_size[0] // 2 if isinstance(module.padding, str) else max(module.padding)
+                need = max(need, (pad + 1) * scale)
+            scale *= module.stride[0]
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            stride = module.stride if isinstance(module.stride, int) else module.stride[0]
+            scale *= stride
+    return int(-(-need // multiple) * multiple)

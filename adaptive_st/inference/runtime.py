@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from adaptive_st.inference.choices import PRECISION_NAMES
+
+PRECISIONS: dict[str, torch.dtype] = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16)))
 DEVICES = ("auto", "cpu", "cuda")
 
 

@@ -15,14 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+# Defaults for ``tile=None`` ("auto") and the statistics thumbnail live in the torch-free ``choices``.
+from adaptive_st.inference.choices import AUTO_TILE_ABOVE as AUTO_TILE_ABOVE
+from adaptive_st.inference.choices import DEFAULT_STATS_SIZE as DEFAULT_STATS_SIZE
+from adaptive_st.inference.choices import DEFAULT_TILE as DEFAULT_TILE
 from adaptive_st.inference.norm_stats import StatsStore
 from adaptive_st.inference.padding import MULTIPLE
 
-#: Defaults for ``tile=None`` ("auto"): tile only images whose longer side exceeds AUTO_TILE_ABOVE.
-AUTO_TILE_ABOVE = 2048
-DEFAULT_TILE = 1024
-#: Longer side of the thumbnail the AdaIN statistics are taken from (exact for images up to this size).
-DEFAULT_STATS_SIZE = 1024
 #: Width of the linear cross-fade between neighbouring tiles (px).
 BLEND = 16
 
@@ -74,19 +73,21 @@ def _fade(pos: Tensor, overlap_start: int, overlap_end: int, blend: int) -> Tens
     return ((pos - centre) / width + 0.5).clamp(0, 1)
 
 
-def thumbnail(x: Tensor, stats_size: int) -> Tensor:
-    """``x`` itself when its longer side fits ``stats_size``, else an antialiased downscale (multiple of 8)."""
+def thumbnail(x: Tensor, stats_size: int, min_side: int = MULTIPLE) -> Tensor:
+    """``x`` itself when its longer side fits ``stats_size``, else an antialiased downscale (multiple of 8,
+    no side under ``min_side``: G's minimum, so a long thin strip's thumbnail still runs)."""
     h, w = x.shape[-2:]
     if max(h, w) <= stats_size:
         return x
     scale = stats_size / max(h, w)
-    size = (max(MULTIPLE, _round_up(round(h * scale))), max(MULTIPLE, _round_up(round(w * scale))))
+    low = _round_up(max(MULTIPLE, min_side))
+    size = (max(low, _round_up(round(h * scale))), max(low, _round_up(round(w * scale))))
     return F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False).to(x.dtype)
 
 
 @torch.no_grad()
 def run_tiled(run: Callable[[Tensor], Tensor], x: Tensor, store: StatsStore, tile: int, overlap: int,
-              stats_size: int = DEFAULT_STATS_SIZE) -> Tensor:
+              stats_size: int = DEFAULT_STATS_SIZE, min_side: int = MULTIPLE) -> Tensor:
     """``run`` (the generator on a batch) over tiles of ``x`` (B,3,H,W), H and W multiples of 8.
 
     ``store`` must route ``run``'s AdaIN layers (``shared_statistics``): it records on the thumbnail and
@@ -96,7 +97,7 @@ def run_tiled(run: Callable[[Tensor], Tensor], x: Tensor, store: StatsStore, til
     h, w = x.shape[-2:]
     rows, cols = axis_spans(h, tile, overlap), axis_spans(w, tile, overlap)
     store.record()
-    run(thumbnail(x, stats_size))
+    run(thumbnail(x, stats_size, min_side))
     out = torch.zeros(x.shape[0], 3, h, w, device=x.device)
     for (y0, y1), wy in zip(rows, axis_weights(rows)):
         for (x0, x1), wx in zip(cols, axis_weights(cols)):

@@ -32,3 +32,17 @@ def channel_mean_std(f: Tensor, eps: float = STD_EPS) -> tuple[Tensor, Tensor]:
         x = f.float().flatten(2)
         var = x.var(dim=2, correction=0)
         return x.mean(dim=2), (var + eps).sqrt()
+
+
+def channel_mean_cov(f: Tensor) -> tuple[Tensor, Tensor]:
+    """(B,C,H,W) -> float32 channel mean (B,C) and covariance (B,C,C) (population, i.e. /HW).
+
+    The statistics a whitening-and-colouring transform matches; Gram = (cov + mean·meanᵀ)/C and
+    mean/std come from them too, so one cached pair per style image serves every style loss.
+    """
+    b, c, h, w = f.shape
+    with fp32_region(f):
+        x = f.float().reshape(b, c, h * w)
+        mean = x.mean(dim=2)
+        xc = x - mean[..., None]
+        return mean, torch.bmm(xc, xc.transpose(1, 2)) / (h * w)

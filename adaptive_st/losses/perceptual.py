@@ -11,12 +11,21 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from adaptive_st.losses.feature_stats import channel_mean_std, fp32_region, gram_matrix
+from adaptive_st.losses.feature_stats import (
+    STD_EPS,
+    channel_mean_cov,
+    channel_mean_std,
+    fp32_region,
+    gram_matrix,
+)
 from adaptive_st.losses.vgg import VGGFeatures
 from adaptive_st.losses.vgg_layout import LAYER_NAMES, validate_layers
 
 Features = Mapping[str, Tensor]
-STYLE_KINDS = ("gram", "meanstd")
+#: Per-layer (channel mean (B,C), covariance (B,C,C)) of a style image: every style loss's target.
+StyleStats = Mapping[str, tuple[Tensor, Tensor]]
+STYLE_KINDS = ("gram", "meanstd", "meanstd+gram")
+CONTENT_TARGETS = ("content", "stylized")
 
 
 def _per_sample_mse(a: Tensor, b: Tensor) -> Tensor:
@@ -40,24 +49,43 @@ def content_loss(
     return _mean_over_layers([_per_sample_mse(feats_out[k], feats_content[k]) for k in layers], weights)
 
 
-def gram_style_loss(feats_out: Features, feats_style: Features, layers: Sequence[str]) -> Tensor:
-    """Per-sample MSE between Gram matrices (normalised by C·H·W), averaged over ``layers``."""
-    return _mean_over_layers(
-        [_per_sample_mse(gram_matrix(feats_out[k]), gram_matrix(feats_style[k])) for k in layers]
-    )
+def style_stats(feats: Features, layers: Sequence[str]) -> dict[str, tuple[Tensor, Tensor]]:
+    """The statistics a style image is matched on, per layer; cache them to skip the style's VGG pass."""
+    return {k: channel_mean_cov(feats[k]) for k in layers}
 
 
-def meanstd_style_loss(feats_out: Features, feats_style: Features, layers: Sequence[str]) -> Tensor:
+def _as_stats(style: Features | StyleStats, layers: Sequence[str]) -> StyleStats:
+    first = style[layers[0]]
+    return style if isinstance(first, tuple) else style_stats(style, layers)  # type: ignore[arg-type]
+
+
+def gram_style_loss(feats_out: Features, style: Features | StyleStats, layers: Sequence[str]) -> Tensor:
+    """Per-sample MSE between Gram matrices (normalised by C·H·W), averaged over ``layers``.
+
+    ``style`` is the style's features or their :func:`style_stats`; Gram = (cov + mean·meanᵀ) / C.
+    """
+    stats = _as_stats(style, layers)
+    terms = []
+    for k in layers:
+        mean, cov = stats[k]
+        target = (cov + mean[:, :, None] * mean[:, None, :]) / mean.shape[1]
+        terms.append(_per_sample_mse(gram_matrix(feats_out[k]), target))
+    return _mean_over_layers(terms)
+
+
+def meanstd_style_loss(feats_out: Features, style: Features | StyleStats, layers: Sequence[str]) -> Tensor:
     """AdaIN style loss per sample: MSE of channel means + MSE of channel stds, averaged over ``layers``."""
+    stats = _as_stats(style, layers)
     terms = []
     for k in layers:
         mo, so = channel_mean_std(feats_out[k])
-        ms, ss = channel_mean_std(feats_style[k])
+        ms, cov = stats[k]
+        ss = (cov.diagonal(dim1=-2, dim2=-1).clamp_min(0) + STD_EPS).sqrt()
         terms.append(_per_sample_mse(mo, ms) + _per_sample_mse(so, ss))
     return _mean_over_layers(terms)
 
 
-STYLE_LOSSES: dict[str, Callable[[Features, Features, Sequence[str]], Tensor]] = {
+STYLE_LOSSES: dict[str, Callable[[Features, Features | StyleStats, Sequence[str]], Tensor]] = {
     "gram": gram_style_loss,
     "meanstd": meanstd_style_loss,
 }
@@ -69,6 +97,11 @@ class PerceptualLoss(nn.Module):
     Targets (content, style) are constants: their features are computed without grad, so gradients reach
     ``output`` only. ``content_weight_per_layer`` (list or ``{layer: w}``) replaces the plain mean over
     content layers by the weighted sum Σ w_l·MSE_l; the style term is always the mean over style layers.
+
+    ``style_kind="meanstd+gram"`` adds ``gram_weight``·Gram to mean/std: mean/std alone rewards a tint,
+    the Gram term asks for the channel correlations that make texture. ``content_target="stylized"``
+    tells the training module to use the generator's stylised features as the content target (AdaIN's
+    loss: structure without pulling the statistics back to the photo's); the module reads it.
     """
 
     def __init__(
@@ -78,10 +111,18 @@ class PerceptualLoss(nn.Module):
         style_layers: Sequence[str],
         style_kind: str = "meanstd",
         content_weight_per_layer: Sequence[float] | Mapping[str, float] | None = None,
+        gram_weight: float = 0.0,
+        content_target: str = "content",
     ) -> None:
         super().__init__()
         if style_kind not in STYLE_KINDS:
             raise ValueError(f"loss.perceptual.style_kind must be one of {STYLE_KINDS}, got {style_kind!r}")
+        if content_target not in CONTENT_TARGETS:
+            raise ValueError(f"loss.perceptual.content_target must be one of {CONTENT_TARGETS}, got {content_target!r}")
+        if not gram_weight >= 0:
+            raise ValueError(f"loss.perceptual.gram_weight={gram_weight} must be >= 0")
+        self.gram_weight = float(gram_weight)
+        self.content_target = content_target
         self.content_layers = _subset(content_layers, vgg, "loss.perceptual.content_layers")
         self.style_layers = _subset(style_layers, vgg, "loss.perceptual.style_layers")
         self.layers = tuple(sorted({*self.content_layers, *self.style_layers}, key=LAYER_NAMES.index))
@@ -100,9 +141,12 @@ class PerceptualLoss(nn.Module):
         content: Tensor | None,
         style: Tensor | None,
         content_feats: Features | None = None,
-        style_feats: Features | None = None,
+        style_feats: Features | StyleStats | None = None,
     ) -> dict[str, Tensor]:
-        """``{"content": (B,), "style": (B,)}`` for ``output``; images are RGB in [0, 1]."""
+        """``{"content": (B,), "style": (B,)}`` for ``output``; images are RGB in [0, 1].
+
+        ``style_feats`` may be the style's VGG features or their cached :func:`style_stats`.
+        """
         if content_feats is None and style_feats is None and _stackable(content, style):
             both = self.features(torch.cat([content, style]))  # one VGG pass for both targets
             n = content.shape[0]
@@ -115,14 +159,24 @@ class PerceptualLoss(nn.Module):
         out = self.vgg(output, self.layers)
         return {
             "content": content_loss(out, content_feats, self.content_layers, self.content_weights),
-            "style": STYLE_LOSSES[self.style_kind](out, style_feats, self.style_layers),
+            "style": self.style_loss(out, style_feats),
         }
+
+    def style_loss(self, out_feats: Features, style: Features | StyleStats) -> Tensor:
+        """The configured style term of output features against the style's features or stats."""
+        if self.style_kind != "meanstd+gram":
+            return STYLE_LOSSES[self.style_kind](out_feats, style, self.style_layers)
+        stats = _as_stats(style, self.style_layers)
+        meanstd = meanstd_style_loss(out_feats, stats, self.style_layers)
+        return meanstd + self.gram_weight * gram_style_loss(out_feats, stats, self.style_layers)
 
     @torch.no_grad()
     def style_distance(self, output: Tensor, style: Tensor, kind: str | None = None) -> Tensor:
         """(B,) style distance of ``output`` to ``style`` (no grad), for metrics; ``kind`` defaults to
         this loss's style kind."""
         kind = kind or self.style_kind
+        if kind == "meanstd+gram":
+            kind = "meanstd"
         if kind not in STYLE_LOSSES:
             raise ValueError(f"style kind must be one of {STYLE_KINDS}, got {kind!r}")
         return STYLE_LOSSES[kind](

@@ -2,11 +2,14 @@
 
 from adaptive_st.models.content_generator import ContentGenerator
 from adaptive_st.models.discriminator import MultiScaleDiscriminator, PatchDiscriminator
+from adaptive_st.models.feature_transform import FeatureStatsStyle, FeatureTransformGenerator
 from adaptive_st.models.style_generator import StyleEmbedding, StyleGenerator, StyleImageEncoder
 from adaptive_st.models.stylizer import Stylizer
 
 __all__ = [
     "ContentGenerator",
+    "FeatureStatsStyle",
+    "FeatureTransformGenerator",
     "MultiScaleDiscriminator",
     "PatchDiscriminator",
     "StyleEmbedding",

@@ -26,6 +26,10 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be resumed from (truncated, not ours, another model); the message says why and what to do."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, read-only, quota); the previous file is untouched."""
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` with atomic saves (temp file + fsync + ``os.replace``) and ``weights_only`` loads."""
 
@@ -34,18 +38,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "xb") as f:  # "x": never clobber; permissions follow the umask like a normal save
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise
+            cause = _os_error(exc) if isinstance(exc, Exception) else None
+            if cause is None:
+                raise
+            raise CheckpointWriteError(
+                f"could not write checkpoint {target} ({cause.strerror or cause}); the checkpoints already in "
+                f"{target.parent} are intact. Free space there (or set paths.output_dir elsewhere) and resume "
+                "with ckpt_path=last") from exc
         _fsync_dir(target.parent)
         _remove_stale_temps(target)
 
@@ -54,6 +64,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         # Only tensors and plain containers: loading a checkpoint must not be able to run code.
         return super().load_checkpoint(path, map_location=map_location or _to_cpu,
                                        weights_only=True if weights_only is None else weights_only)
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind a failed save: torch reports a full disk as a ``RuntimeError`` from its zip
+    writer (``inline_container.cc``) whose context is the ``OSError`` of the failed ``write``."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
 
 
 def _to_cpu(storage: Any, location: str) -> Any:

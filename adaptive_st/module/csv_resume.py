@@ -2,16 +2,21 @@
 
 Lightning's CSV writer deletes ``metrics.csv`` when a run starts in a folder that has one ("previous
 log files ... will be deleted"), so a resumed run would lose everything logged before it. Before the
-resumed fit starts, the rows logged *before* the checkpoint are read, the writer is created (which
-deletes the file) and the rows are written straight back; the resumed run then appends. Rows a killed
-run logged *after* its last checkpoint are dropped: the resumed run trains those batches again and
-logs them under the same steps.
+resumed fit starts, the rows logged *before* the checkpoint are read, the writer is created and the
+rows are written back; the resumed run then appends. Rows a killed run logged *after* its last
+checkpoint are dropped: the resumed run trains those batches again and logs them under the same steps.
+
+The old file is moved aside (``.metrics.csv.resume``) rather than deleted, and removed only once the
+rows are written back: a resume killed (or out of disk) in between leaves the rows there, and the next
+resume reads them from it. Lightning writes every logged row at once (its logger connector saves after
+each ``log_metrics``), so nothing logged before a SIGKILL is missing from the file either.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -48,16 +53,21 @@ def continue_csv_logs(loggers: Iterable[Logger], checkpoint: Mapping[str, Any]) 
         if not isinstance(logger, CSVLogger):
             continue
         path = Path(logger.log_dir) / "metrics.csv"
-        if not path.is_file():
+        aside = path.with_name(f".{path.name}.resume")
+        source = aside if aside.is_file() else path  # the rows of a resume that did not finish writing them
+        if not source.is_file():
             continue
-        with path.open(newline="") as f:
+        with source.open(newline="") as f:
             rows = [{k: v for k, v in row.items() if v not in ("", None)}
                     for row in csv.DictReader(f) if _step(row) < first]
+        if source == path:
+            os.replace(path, aside)  # atomic: the rows are in one of the two files at every moment
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be deleted.*")
-            writer = logger.experiment  # deletes metrics.csv
+            writer = logger.experiment  # would delete metrics.csv (it is aside)
         writer.metrics = rows + writer.metrics
         writer.save()
+        aside.unlink()
         log.info("resumed metrics in %s: kept %d rows logged before step %d", path, len(rows), first)
 
 

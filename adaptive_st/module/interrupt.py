@@ -9,7 +9,8 @@ moment to save: the batch is complete, so the checkpoint is a clean, batch-align
 - SIGINT (Ctrl+C) → handled like SIGTERM (Lightning would otherwise stop mid-batch via
   ``KeyboardInterrupt``); a second Ctrl+C interrupts at once.
 - :class:`NonFiniteLossError` → ``last.ckpt``: the skipped steps left weights and optimizer state as
-  after the last finite step, so this is the latest good state (resume it with a lower LR).
+  after the last finite step, so this is the latest good state (resume it with a lower LR). Also when
+  no step was finite at all: the error promises a ``last.ckpt`` to resume, so there must be one.
 - any other exception (single process) → ``emergency.ckpt`` beside it, possibly mid-batch, so it
   never replaces the consistent ``last.ckpt``. Under DDP it is skipped: saving needs every rank, and
   an arbitrary error may have hit only one of them.
@@ -35,6 +36,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from adaptive_st.module.checkpoint_io import CheckpointWriteError
 from adaptive_st.module.style_transfer import NonFiniteLossError
 
 log = logging.getLogger(__name__)
@@ -94,13 +96,16 @@ class InterruptCheckpoint(L.Callback):
     # ------------------------------------------------------------------ the save
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._restore_sigint()
+        if isinstance(exception, CheckpointWriteError):
+            return  # the disk refused a checkpoint: another one would fail too, and may be mid-batch
+        if isinstance(exception, NonFiniteLossError) and self._fitting(trainer):
+            self._save(trainer, "last", "non-finite losses")  # even at step 0: the error says to resume it
+            return
         if not self._training_started(trainer):
             return
         if isinstance(exception, SIGTERMException):
             self.stop_signal = self.stop_signal or signal.SIGTERM
             self._save(trainer, "last", f"stopped by {self.stop_signal.name}")
-        elif isinstance(exception, NonFiniteLossError):
-            self._save(trainer, "last", "non-finite losses")
         elif trainer.world_size == 1:
             self._save(trainer, "emergency", f"{type(exception).__name__}")
         else:
@@ -108,13 +113,19 @@ class InterruptCheckpoint(L.Callback):
                         type(exception).__name__, self.dirpath / "last.ckpt")
 
     @staticmethod
-    def _training_started(trainer: L.Trainer) -> bool:
-        return trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.global_step > 0
+    def _fitting(trainer: L.Trainer) -> bool:
+        return trainer.state.fn == "fit" and not trainer.sanity_checking
+
+    def _training_started(self, trainer: L.Trainer) -> bool:
+        return self._fitting(trainer) and trainer.global_step > 0
 
     def _save(self, trainer: L.Trainer, name: str, reason: str, level: int = logging.WARNING) -> None:
         path = self.dirpath / f"{name}{ModelCheckpoint.FILE_EXTENSION}"
         try:
             trainer.save_checkpoint(path, weights_only=False)
+        except CheckpointWriteError as exc:  # its message is the whole story (disk full, read-only)
+            log.warning("%s; the run stopped (%s)", exc, reason)
+            return
         except Exception:  # never mask the error that stopped the run
             log.exception("could not save a checkpoint to %s after the run stopped (%s)", path, reason)
             return

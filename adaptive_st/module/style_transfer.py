@@ -28,10 +28,13 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adaptive_st.losses import AdversarialLoss, PerceptualLoss
+from adaptive_st.losses.perceptual import style_stats
 from adaptive_st.models import ContentGenerator, MultiScaleDiscriminator, StyleGenerator, Stylizer
+from adaptive_st.models.feature_transform import LEVELS
 from adaptive_st.module.distributed import any_rank, rank_mean
 from adaptive_st.module.ema import StylizerEMA
 from adaptive_st.policies import PolicyBatch, PolicyContext, WeightPolicy
@@ -73,6 +76,9 @@ class StyleTransferModule(L.LightningModule):
             keyword arguments, e.g. ``{mode: max-autotune}``). D runs eager on R1 steps: compiled
             graphs do not support the double backward R1 needs.
         run_config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
+        cache_style_targets: keep each style image's VGG statistics by ``style_index`` instead of
+            recomputing them every step. Valid only when a style index always yields the same image, i.e.
+            with ``data.style_size`` set (whole style images, no random crop).
     """
 
     def __init__(
@@ -96,11 +102,12 @@ class StyleTransferModule(L.LightningModule):
         ema_decay: float | None = None,
         compile: bool | Mapping[str, Any] = False,
         run_config: Mapping[str, Any] | None = None,
+        cache_style_targets: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.generator = generator
-        if not isinstance(style_generator, StyleGenerator):
+        if not isinstance(style_generator, nn.Module):
             # The policy decides whether λ is a generator input, so the user never sets cond_dim.
             style_generator = style_generator(modulation_dims=generator.modulation_dims,
                                               cond_dim=1 if policy.conditions_generator else 0)
@@ -143,6 +150,11 @@ class StyleTransferModule(L.LightningModule):
         self._host_step: int | None = None
         self._last_r1: Tensor | None = None
         self.val_examples: dict[str, Tensor] | None = None
+        self.cache_style_targets = cache_style_targets
+        self._style_cache: dict[int, dict[str, tuple[Tensor, Tensor]]] = {}
+        # A feature-statistics model (G and S built on the loss's own frozen VGG) takes the loss's VGG
+        # features and style statistics directly: no second VGG pass over content or style.
+        self.reuse_loss_features = _shares_vgg(generator, perceptual) and _shares_vgg(style_generator, perceptual)
 
     # ------------------------------------------------------------------ setup
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -178,11 +190,40 @@ class StyleTransferModule(L.LightningModule):
         return batch["style"]
 
     def _targets(self, content: Tensor, style: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """VGG features of content and style in one pass (they are loss targets: no grad)."""
+        """VGG features of content and style (loss targets: no grad), in one pass when the sizes agree."""
         with torch.no_grad():
+            if content.shape[1:] != style.shape[1:]:
+                return self.perceptual.features(content), self.perceptual.features(style)
             feats = self.perceptual.features(torch.cat([content, style]))
         n = content.shape[0]
         return {k: v[:n] for k, v in feats.items()}, {k: v[n:] for k, v in feats.items()}
+
+    def _style_stats(self, batch: Mapping[str, Tensor], style: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per-layer (mean, covariance) of each style image: the style loss's targets (and S's code when
+        :attr:`reuse_loss_features`), cached by ``style_index`` with ``cache_style_targets``."""
+        layers = self.perceptual.style_layers
+        if self.reuse_loss_features:
+            layers = tuple(dict.fromkeys((*layers, *LEVELS)))
+        if not (self.cache_style_targets and "style_index" in batch):
+            return style_stats(self.perceptual.features(style, layers), layers)
+        keys = [int(i) for i in batch["style_index"].tolist()]
+        missing = sorted({k for k in keys if k not in self._style_cache})
+        if missing:
+            rows = [keys.index(k) for k in missing]
+            fresh = style_stats(self.perceptual.features(style[rows], layers), layers)
+            for j, k in enumerate(missing):
+                self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
+        return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
+                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in layers}
+
+    def _real_images(self, style: Tensor, size: tuple[int, int]) -> Tensor:
+        """D's real examples at the outputs' size: a random crop of each (whole) style image."""
+        h, w = style.shape[-2:]
+        if (h, w) == size:
+            return style
+        top = int(torch.randint(0, h - size[0] + 1, ()))
+        left = int(torch.randint(0, w - size[1] + 1, ()))
+        return style[..., top : top + size[0], left : left + size[1]]
 
     def _policy_batch(self, content: Tensor, c_feats: Mapping[str, Tensor], s_feats: Mapping[str, Tensor],
                       training: bool, step: int | None = None) -> PolicyBatch:
@@ -219,7 +260,7 @@ class StyleTransferModule(L.LightningModule):
         return rank_mean(norms)
 
     def _generator_terms(self, fake: Tensor, content: Tensor, style: Tensor, c_feats: Mapping[str, Tensor],
-                         s_feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
+                         s_feats: Mapping[str, Any]) -> dict[str, Tensor]:
         terms = dict(self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats))
         terms["adv"] = self.adversarial.generator_loss(self.discriminator(fake))
         return terms
@@ -234,13 +275,24 @@ class StyleTransferModule(L.LightningModule):
         if self._host_step is None:
             self._host_step = int(self.train_step)
         step = self._host_step
-        c_feats, s_feats = self._targets(content, style)
+        with torch.no_grad():
+            c_feats = self.perceptual.features(content)
+            s_stats = self._style_stats(batch, style)
+        s_feats = self.perceptual.features(style) if self.policy.needs_pair_features else None
         cond = self.policy.condition(self._policy_batch(content, c_feats, s_feats, training=True, step=step))
 
         # ---- generator + style generator
         self.toggle_optimizer(opt_g)
-        fake = self.stylizer(content, self._style_input(batch), cond=cond)
-        terms = self._generator_terms(fake, content, style, c_feats, s_feats)
+        content_ref: Mapping[str, Tensor] = c_feats
+        if self.reuse_loss_features:
+            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
+            stylized = self.generator.transformed(c_feats, params)
+            fake = self.generator.decode(stylized)
+            if self.perceptual.content_target == "stylized":
+                content_ref = stylized
+        else:
+            fake = self.stylizer(content, self._style_input(batch), cond=cond)
+        terms = self._generator_terms(fake, content, style, content_ref, s_stats)
         means = {k: v.float().mean() for k, v in terms.items()}
         ctx = PolicyContext(
             step=step,
@@ -258,7 +310,7 @@ class StyleTransferModule(L.LightningModule):
 
         # ---- discriminator (on the same pre-update fake)
         self.toggle_optimizer(opt_d)
-        real = style.detach()
+        real = self._real_images(style.detach(), tuple(fake.shape[-2:]))
         use_r1 = self.r1_weight > 0 and step % self.r1_every == 0
         if use_r1:
             real.requires_grad_(True)
@@ -367,7 +419,10 @@ class StyleTransferModule(L.LightningModule):
             del name
         if batch_idx == 0:
             k = min(self.num_grid_samples, n)
-            self.val_examples = {"content": content[:k].float().cpu(), "style": style[:k].float().cpu(),
+            shown = style[:k].float()
+            if shown.shape[-2:] != content.shape[-2:]:  # whole style images: thumbnail them for the grid
+                shown = F.interpolate(shown, size=content.shape[-2:], mode="bilinear", antialias=True)
+            self.val_examples = {"content": content[:k].float().cpu(), "style": shown.cpu(),
                                  "output": fake[:k].cpu()}
 
     def on_validation_epoch_end(self) -> None:
@@ -411,3 +466,13 @@ def reconcile_ema_state(state: dict[str, Tensor], enabled: bool) -> None:
     elif not enabled and has_ema:
         for key in [k for k in state if k.startswith(EMA_PREFIX)]:
             del state[key]
+
+
+def _shares_vgg(net: nn.Module, perceptual: PerceptualLoss) -> bool:
+    """True when ``net`` is built on a frozen VGG identical to the loss's over the levels it uses, so the
+    loss's features can stand in for its own encoder pass."""
+    encoder = getattr(net, "encoder", None)
+    if not isinstance(encoder, type(perceptual.vgg)) or not set(LEVELS) <= set(perceptual.vgg.layers):
+        return False
+    theirs = perceptual.vgg.state_dict()
+    return all(k in theirs and torch.equal(v, theirs[k]) for k, v in encoder.state_dict().items())

@@ -118,8 +118,11 @@ def validate_weights(weights: Mapping[str, float], key: str) -> None:
     for name, value in weights.items():
         if name not in LOSS_TERMS:
             raise ValueError(f"{key}.{name}: unknown loss term; expected one of {list(LOSS_TERMS)}")
-        v = float(value)
-        if not math.isfinite(v) or v < 0:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}.{name}={value!r}: not a number; loss weights must be finite and >= 0") from None
+        if isinstance(value, bool) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{key}.{name}={value}: loss weights must be finite and >= 0")
 
 

@@ -9,13 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchvision.models import AlexNet_Weights, SqueezeNet1_1_Weights, VGG16_Weights, VGG19_Weights
-
 from adaptive_st.pretrained.resolve import package_file_path, resolve_weights
 
 VGG_WEIGHTS_KEY = "loss.perceptual.vgg.weights_path"
 LPIPS_BACKBONE_KEY = "module.val_metrics.lpips_backbone_path"
 FID_WEIGHTS_KEY = "module.val_metrics.fid_weights_path"
+
+
+#: torchvision's ``*_Weights.IMAGENET1K_V1.url``, spelled out: importing torchvision.models costs seconds
+#: of start-up (it pulls in torch._dynamo), and every ``stylize`` reaches this table through the VGG loss
+#: module. tests/pretrained checks them against torchvision.
+TORCHVISION_URLS: dict[str, str] = {
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "alexnet": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "squeezenet1_1": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+}
 
 
 def _url_filename(url: str) -> str:
@@ -63,7 +72,8 @@ class WeightSpec:
         return "copy the file from a machine that has it"
 
 
-def _torchvision(name: str, url: str, config_key: str, description: str) -> WeightSpec:
+def _torchvision(name: str, config_key: str, description: str) -> WeightSpec:
+    url = TORCHVISION_URLS[name]
     return WeightSpec(name, description, config_key, (_url_filename(url),), url=url)
 
 
@@ -72,19 +82,17 @@ KNOWN_WEIGHTS: dict[str, WeightSpec] = {
     for spec in (
         _torchvision(
             "vgg19",
-            VGG19_Weights.IMAGENET1K_V1.url,
             VGG_WEIGHTS_KEY,
             "torchvision VGG-19 (ImageNet) for the perceptual loss (loss.perceptual.vgg.source=torchvision)",
         ),
         _torchvision(
-            "vgg16", VGG16_Weights.IMAGENET1K_V1.url, LPIPS_BACKBONE_KEY, "LPIPS backbone (net=vgg)"
+            "vgg16", LPIPS_BACKBONE_KEY, "LPIPS backbone (net=vgg)"
         ),
         _torchvision(
-            "alexnet", AlexNet_Weights.IMAGENET1K_V1.url, LPIPS_BACKBONE_KEY, "LPIPS backbone (net=alex)"
+            "alexnet", LPIPS_BACKBONE_KEY, "LPIPS backbone (net=alex)"
         ),
         _torchvision(
             "squeezenet1_1",
-            SqueezeNet1_1_Weights.IMAGENET1K_V1.url,
             LPIPS_BACKBONE_KEY,
             "LPIPS backbone (net=squeeze)",
         ),

@@ -10,14 +10,22 @@ import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from adaptive_st.pretrained.errors import MissingWeightsError
+
+
+def hub_dir_or_default(hub_dir: str | Path | None) -> Path:
+    """``hub_dir``, else torch's hub dir (torch is imported only then: ``weights check --hub-dir`` and
+    ``--help`` stay light)."""
+    if hub_dir is not None:
+        return Path(hub_dir)
+    import torch
+
+    return Path(torch.hub.get_dir())
 
 
 def hub_checkpoint_path(filename: str, hub_dir: str | Path | None = None) -> Path:
     """Where torchvision/torch.hub caches ``filename`` (``<hub dir>/checkpoints/<filename>``)."""
-    root = Path(hub_dir) if hub_dir is not None else Path(torch.hub.get_dir())
+    root = hub_dir_or_default(hub_dir)
     return root / "checkpoints" / filename
 
 
@@ -49,7 +57,7 @@ def resolve_weights(
     for that file, and quietly using another one would make runs irreproducible.
     """
     hub_names = [hub_filename] if isinstance(hub_filename, str) else list(hub_filename or ())
-    hub_root = Path(hub_dir) if hub_dir is not None else Path(torch.hub.get_dir())
+    hub_root = hub_dir_or_default(hub_dir)
     if explicit_path is not None and str(explicit_path) != "":
         path = Path(explicit_path).expanduser()
         if path.is_file():

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -50,12 +51,23 @@ def train_checkpoint(base: Path, name: str, overrides: tuple[str, ...], sample_r
     return ckpt
 
 
+def edited_checkpoint(ckpt: Path, out: Path, **values: float) -> Path:
+    """A copy of ``ckpt`` whose state-dict tensors named by ``values`` (``.`` spelled ``__``) are filled."""
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = checkpoint["state_dict"]
+    for key, value in values.items():
+        name = key.replace("__", ".")
+        state[name] = torch.full_like(state[name], value)
+    torch.save(checkpoint, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def checkpoint_factory(tmp_path_factory: pytest.TempPathFactory, sample_root: Path,
                        shared_dir: Path) -> Callable[[str], Path]:
     base = tmp_path_factory.getbasetemp() / "adaptive_st_checkpoints"
     presets = {"constant": ("policy=constant",), "conditional": ("policy=conditional",),
-               "per_image": ("policy=per_image",)}
+               "per_image": ("policy=per_image",), "ema": ("policy=conditional", "module.ema_decay=0.5")}
 
     def get(name: str) -> Path:
         return train_checkpoint(base, name, presets[name], sample_root, shared_dir)
@@ -71,6 +83,12 @@ def constant_ckpt(checkpoint_factory: Callable[[str], Path]) -> Path:
 @pytest.fixture(scope="session")
 def conditional_ckpt(checkpoint_factory: Callable[[str], Path]) -> Path:
     return checkpoint_factory("conditional")
+
+
+@pytest.fixture(scope="session")
+def ema_ckpt(checkpoint_factory: Callable[[str], Path]) -> Path:
+    """λ-conditioned, with an EMA of G and S (β=0.5 over 3 G steps: clearly unlike the live weights)."""
+    return checkpoint_factory("ema")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from experiments.compare.report import (
     plot_pareto,
 )
 from experiments.compare_policies import NUMERIC, log_wandb_summary, main
+from tests.conftest import finished_wandb_record
 
 nan = math.nan
 
@@ -139,7 +140,7 @@ def test_plot_and_wandb_summary_run_from_synthetic_rows(tmp_path: Path, monkeypa
                             "compare": {"policies": ["constant", "schedule"], "seeds": [0, 1]}})
     log_wandb_summary(cfg, out, rows, summary)
     (run,) = (out / "wandb").glob("offline-run-*")
-    assert b"cmp_summary" in next(run.glob("run-*.wandb")).read_bytes()  # the run name
+    assert b"cmp_summary" in finished_wandb_record(run)  # the run name
     media = run / "files" / "media"
     assert list(media.glob("table/summary_*.table.json")) and list(media.glob("table/results_*.table.json"))
     assert list(media.glob("images/pareto_*.png"))

@@ -5,6 +5,7 @@ from tests.cli.conftest import (  # noqa: F401  (fixtures)
     checkpoint_factory,
     conditional_ckpt,
     constant_ckpt,
+    ema_ckpt,
     images,
     per_image_ckpt,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from adaptive_st.cli.train import build, train
+from tests.conftest import finished_wandb_record
 
 pytestmark = pytest.mark.slow
 
@@ -126,13 +126,6 @@ def test_wandb_offline_run_directory_has_logged_keys(compose_cfg):
     assert len(runs) == 1
     # wandb >= 0.19 keeps offline history only in the binary protobuf record file (what
     # `wandb sync` uploads); history keys are stored there as UTF-8 strings.
-    # The wandb-core service process may still be flushing just after finish() returns.
-    keys = [k.encode() for k in ("train/loss_content", "train/lambda_style", "val/loss_style", "val/grid")]
-    deadline = time.monotonic() + 30
-    while True:
-        record = next(runs[0].glob("run-*.wandb")).read_bytes()
-        if all(k in record for k in keys) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for key in keys:
-        assert key in record, key
+    record = finished_wandb_record(runs[0])
+    for key in ("train/loss_content", "train/lambda_style", "val/loss_style", "val/grid"):
+        assert key.encode() in record, key

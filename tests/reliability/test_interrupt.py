@@ -3,6 +3,7 @@ step and exit; every resume continues the step count and the metrics CSV; no che
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -12,10 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from lightning.fabric.loggers.csv_logs import _ExperimentWriter
 
+from adaptive_st.cli.resolvers import PROJECT_ROOT
 from adaptive_st.cli.train import train
 from tests.conftest import FAST
-from tests.reliability.conftest import TINY, load_ckpt, read_csv, train_steps
+from tests.reliability.conftest import TINY, in_dir, load_ckpt, read_csv, train_steps
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +29,15 @@ EVERY = 4  # a checkpoint every 2 batches
 class Run:
     """One ``python -m adaptive_st.train`` process writing into a fixed folder (``hydra.run.dir``)."""
 
-    def __init__(self, out: Path, sample_root: Path, shared_dir: Path, *extra: str) -> None:
+    def __init__(self, out: Path, sample_root: Path, shared_dir: Path, *extra: str, flush_every: int | None = 1) -> None:
+        """``flush_every``: the CSV logger's ``flush_logs_every_n_steps`` (None: Lightning's default, 100)."""
         self.out = out
         self.log = out.parent / f"{out.name}_{len(list(out.parent.glob(out.name + '_*.log')))}.log"
-        args = [*FAST, *TINY, f"trainer.max_steps={MAX_STEPS}", f"checkpoint_every={EVERY}", "logger=csv",
-                "+logger.csv.flush_logs_every_n_steps=1", f"paths.data_dir={sample_root}",
-                f"paths.shared_dir={shared_dir}", f"hydra.run.dir={out}", *extra]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
+        flush = [] if flush_every is None else [f"+logger.csv.flush_logs_every_n_steps={flush_every}"]
+        args = [*FAST, *TINY, f"trainer.max_steps={MAX_STEPS}", f"checkpoint_every={EVERY}", "logger=csv", *flush,
+                f"paths.data_dir={sample_root}", f"paths.shared_dir={shared_dir}", f"hydra.run.dir={out}", *extra]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1",
+               "PYTHONPATH": str(PROJECT_ROOT)}  # for the tests.reliability.signals callback
         with self.log.open("w") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "adaptive_st.train", *args], cwd=out.parent,
                                          env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -159,3 +164,41 @@ def test_ctrl_c_stops_after_the_batch_saves_and_resumes(compose_cfg, caplog) -> 
     train(compose_cfg(*TINY, "trainer.max_steps=16", "ckpt_path=last"))
     assert load_ckpt(out / "checkpoints" / "last.ckpt")["global_step"] == 16
     assert train_steps(read_csv(out)) == list(range(8))
+
+
+def test_sigkill_after_a_checkpoint_with_default_csv_flushing_loses_no_row(compose_cfg, tmp_path: Path,
+                                                                          sample_root: Path, shared_dir: Path) -> None:
+    """The CSV logger's own flushing (every 100 steps) is not what keeps rows: Lightning writes each logged
+    row at once, so a SIGKILL right after a checkpoint leaves every row on disk and the resume neither
+    drops nor repeats any."""
+    out = tmp_path / "killed"
+    out.mkdir()
+    kill_at_batch_3 = ("+callbacks.kill._target_=tests.reliability.signals.SignalAtBatch",
+                       "+callbacks.kill.batch=3", f"+callbacks.kill.signum={int(signal.SIGKILL)}")
+    run = Run(out, sample_root, shared_dir, "trainer.max_steps=12", *kill_at_batch_3, flush_every=None)
+    assert run.wait() == -signal.SIGKILL, run.output[-3000:]
+    assert load_ckpt(out / "checkpoints" / "last.ckpt")["global_step"] == EVERY  # saved after batch 1
+    assert train_steps(read_csv(out)) == [0, 1, 2]  # batch 3 was killed in its end hooks, before its row
+
+    train(in_dir(compose_cfg(*TINY, "trainer.max_steps=12", f"checkpoint_every={EVERY}", "ckpt_path=last"), out))
+    assert train_steps(read_csv(out)) == list(range(6))  # batches 0..5, none lost, none twice
+
+
+def test_a_resume_that_dies_while_rewriting_the_csv_loses_no_row(compose_cfg, monkeypatch) -> None:
+    """The resume moves metrics.csv aside instead of deleting it before the rows are written back, so a
+    failure in between (out of disk, SIGKILL) leaves them for the next resume."""
+    train(compose_cfg(*TINY, "trainer.max_steps=8", f"checkpoint_every={EVERY}"))  # rows 0..3, last.ckpt at 8
+    real_save = _ExperimentWriter.save
+
+    def full_disk(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_ExperimentWriter, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        train(compose_cfg(*TINY, "trainer.max_steps=12", f"checkpoint_every={EVERY}", "ckpt_path=last"))
+    monkeypatch.setattr(_ExperimentWriter, "save", real_save)
+    out = train(compose_cfg(*TINY, "trainer.max_steps=12", f"checkpoint_every={EVERY}", "ckpt_path=last"))
+    assert out["train/skipped_steps"] == 0
+    run_dir = Path(compose_cfg().paths.output_dir)
+    assert train_steps(read_csv(run_dir)) == list(range(6))
+    assert not list((run_dir / "csv").glob(".*"))  # the aside copy is gone once the rows are back

@@ -1,0 +1,221 @@
+"""The quality model: style transfer by feature statistics in a frozen pretrained VGG space.
+
+Why this design: a style code that *is* a statistic of pretrained features generalises to styles never
+seen in training by construction — nothing about a particular painting is learned. Only the decoder
+is trained, to turn transformed features back into an image (AdaIN, Huang & Belongie 2017; WCT,
+Li et al. 2017; the multi-level fusion follows Universal Style Transfer's coarse-to-fine idea).
+
+* **S** (:class:`FeatureStatsStyle`): style image → VGG relu1_1/relu2_1/relu3_1 → per-layer channel mean
+  and covariance (the style code) → the modulation: (mean, colouring matrix) per layer.
+* **G** (:class:`FeatureTransformGenerator`): content → the same frozen VGG → whitening-and-colouring
+  (``transform="wct"``, matches the full covariance, i.e. texture-level Gram statistics) or AdaIN
+  (``"adain"``, mean/std only) at every level → a learned decoder that fuses the three stylised levels
+  coarse to fine. ``alpha`` blends transformed and original features (style strength).
+
+The statistics are computed in float32 with autocast off: covariances of VGG activations lose most
+of their precision in bf16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from adaptive_st.losses.feature_stats import channel_mean_cov, fp32_region
+from adaptive_st.losses.vgg import VGGFeatures, build_vgg
+from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
+
+LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
+TRANSFORMS = ("wct", "adain")
+ModParams = list[tuple[Tensor, Tensor]]
+Stats = Mapping[str, tuple[Tensor, Tensor]]
+
+
+def frozen_vgg(pretrained: bool, vgg_weights: str | None, hub_dir: str | None) -> VGGFeatures:
+    """The normalised VGG-19 to relu3_1. ``pretrained=False`` builds the architecture only: checkpoint
+    loaders use it, since the trained weights (VGG included) are in the checkpoint."""
+    if pretrained:
+        return build_vgg("normalised", vgg_weights, LEVELS, hub_dir)
+    return VGGFeatures.random(LEVELS)
+
+
+def matrix_power_sym(cov: Tensor, power: float, rel_eps: float = 1e-5) -> Tensor:
+    """``cov ** power`` for batched symmetric PSD matrices (B, C, C), regularised relative to their trace.
+
+    Used for the whitening (−½) and colouring (+½) matrices; always float32, never differentiated in
+    training (both inputs are frozen-encoder features).
+    """
+    with fp32_region(cov):
+        cov = cov.float()
+        c = cov.shape[-1]
+        eps = rel_eps * cov.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-12)
+        eye = torch.eye(c, device=cov.device, dtype=cov.dtype)
+        vals, vecs = torch.linalg.eigh(cov + eps[..., None, None] * eye)
+        vals = vals.clamp_min(eps[..., None]).pow(power)
+        return (vecs * vals.unsqueeze(-2)) @ vecs.transpose(-1, -2)
+
+
+def colouring(mean: Tensor, cov: Tensor, transform: str) -> tuple[Tensor, Tensor]:
+    """Modulation for one level from the style's statistics: (mean, colouring matrix or std vector)."""
+    if transform == "wct":
+        return mean, matrix_power_sym(cov, 0.5)
+    return mean, cov.diagonal(dim1=-2, dim2=-1).clamp_min(0).add(1e-5).sqrt()
+
+
+def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str,
+                       alpha: float | Tensor = 1.0) -> Tensor:
+    """Give content features ``f`` (B, C, H, W) the style's mean and covariance (WCT) or mean/std (AdaIN).
+
+    Whitening uses the content's own covariance, computed here in float32.
+    """
+    with fp32_region(f):
+        x = f.float()
+        b, c, h, w = x.shape
+        mean_c, cov_c = channel_mean_cov(x)
+        flat = x.flatten(2) - mean_c[..., None]
+        if transform == "wct":
+            out = colour.float() @ (matrix_power_sym(cov_c, -0.5) @ flat)
+        else:
+            std_c = cov_c.diagonal(dim1=-2, dim2=-1).clamp_min(0).add(1e-5).sqrt()
+            out = flat / std_c[..., None] * colour.float()[..., None]
+        out = (out + mean_s.float()[..., None]).reshape(b, c, h, w)
+        if not (isinstance(alpha, float) and alpha == 1.0):
+            a = torch.as_tensor(alpha, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)
+            out = a * out + (1 - a) * x
+    return out.to(f.dtype)
+
+
+class FeatureStatsStyle(nn.Module):
+    """S: the style code is the channel mean and covariance of frozen VGG features at every level.
+
+    Parameter-free apart from the frozen VGG. Codes are flat vectors so that :class:`Stylizer` can mix
+    styles by a weighted mean of codes (a mixture's first and second moments).
+    """
+
+    encoder_kind = "image"
+    #: The training module hands S the statistics its loss VGG already computed (no second VGG pass).
+    reads_feature_stats = True
+
+    def __init__(self, modulation_dims: Sequence[int] = (), cond_dim: int = 0, transform: str = "wct",
+                 pretrained: bool = True, vgg_weights: str | None = None, hub_dir: str | None = None,
+                 image_size: int | None = None) -> None:
+        super().__init__()
+        if transform not in TRANSFORMS:
+            raise ValueError(f"model.style_generator.transform={transform!r}: expected one of {TRANSFORMS}")
+        if cond_dim:
+            raise ValueError("FeatureStatsStyle has no λ input: use a policy that does not condition the "
+                             "generator (not policy=conditional / per_image) with this model")
+        self.cond_dim = 0
+        self.transform = transform
+        self.image_size = image_size
+        self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
+        self.channels = [LAYER_CHANNELS[k] for k in LEVELS]
+        if modulation_dims and list(modulation_dims) != self.channels:
+            raise ValueError(f"FeatureStatsStyle modulates VGG levels with {self.channels} channels; the "
+                             f"generator asks for {list(modulation_dims)}: pair it with FeatureTransformGenerator")
+        self.modulation_dims = list(self.channels)
+        self.style_dim = sum(c + c * c for c in self.channels)
+
+    def stats(self, style: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per-level (mean (B,C), covariance (B,C,C)) of ``style``'s VGG features."""
+        if self.image_size is not None and max(style.shape[-2:]) > self.image_size:
+            scale = self.image_size / max(style.shape[-2:])
+            style = F.interpolate(style, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
+        with torch.no_grad():
+            feats = self.encoder(style, LEVELS)
+        return {k: channel_mean_cov(feats[k]) for k in LEVELS}
+
+    def code_from_stats(self, stats: Stats) -> Tensor:
+        """Flatten per-level statistics into one code (B, style_dim)."""
+        return torch.cat([torch.cat([stats[k][0].float(), stats[k][1].float().flatten(1)], 1) for k in LEVELS], 1)
+
+    def encode(self, style: Tensor) -> Tensor:
+        return self.code_from_stats(self.stats(style))
+
+    def modulation(self, code: Tensor, cond: Tensor | None = None) -> ModParams:
+        out: ModParams = []
+        offset = 0
+        for c in self.channels:
+            mean = code[:, offset : offset + c]
+            cov = code[:, offset + c : offset + c + c * c].reshape(-1, c, c)
+            out.append(colouring(mean, cov, self.transform))
+            offset += c + c * c
+        return out
+
+    def forward(self, style: Tensor, cond: Tensor | None = None) -> ModParams:
+        return self.modulation(self.encode(style), cond)
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, 1, 1, padding_mode="reflect")
+
+
+class FeatureTransformGenerator(nn.Module):
+    """G: frozen VGG encoder → per-level feature transform → learned coarse-to-fine decoder.
+
+    The decoder mirrors the VGG: relu3_1 (1/4) is decoded to 1/2 resolution and fused with the stylised
+    relu2_1, then to full resolution and fused with the stylised relu1_1, then to RGB. The output is
+    unbounded in training (as in AdaIN; clamping would kill gradients) and clamped to [0, 1] in eval.
+
+    Args:
+        transform: ``"wct"`` (mean + covariance) or ``"adain"`` (mean + std).
+        width: decoder channels at full resolution (×2 at 1/2 resolution).
+        pretrained: load the VGG weights (training); ``False`` builds the architecture for checkpoints.
+    """
+
+    def __init__(self, transform: str = "wct", width: int = 64, pretrained: bool = True,
+                 vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
+        super().__init__()
+        if transform not in TRANSFORMS:
+            raise ValueError(f"model.generator.transform={transform!r}: expected one of {TRANSFORMS}")
+        if width < 8:
+            raise ValueError(f"model.generator.width={width} must be >= 8")
+        self.transform = transform
+        self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
+        c1, c2, c3 = (LAYER_CHANNELS[k] for k in LEVELS)
+        self.dec3 = _conv(c3, 2 * width)
+        self.dec2a = _conv(2 * width + c2, 2 * width)
+        self.dec2b = _conv(2 * width, width)
+        self.dec1a = _conv(width + c1, width)
+        self.to_rgb = _conv(width, 3)
+
+    modulated = ()  # kept for interface parity with ContentGenerator (no AdaIN sites in the decoder)
+
+    @property
+    def modulation_dims(self) -> list[int]:
+        return [LAYER_CHANNELS[k] for k in LEVELS]
+
+    @property
+    def last_layer(self) -> nn.Parameter:
+        return self.to_rgb.weight
+
+    def transformed(self, feats: Mapping[str, Tensor], params: ModParams,
+                    alpha: float | Tensor = 1.0) -> dict[str, Tensor]:
+        """The stylised features the decoder inverts (also the AdaIN-style content target)."""
+        return {k: transform_features(feats[k], mean, colour, self.transform, alpha)
+                for k, (mean, colour) in zip(LEVELS, params, strict=True)}
+
+    def decode(self, t: Mapping[str, Tensor]) -> Tensor:
+        h = F.relu(self.dec3(t["relu3_1"]))
+        h = F.interpolate(h, size=t["relu2_1"].shape[-2:], mode="nearest")
+        h = F.relu(self.dec2a(torch.cat([h, t["relu2_1"].to(h.dtype)], 1)))
+        h = F.relu(self.dec2b(h))
+        h = F.interpolate(h, size=t["relu1_1"].shape[-2:], mode="nearest")
+        h = F.relu(self.dec1a(torch.cat([h, t["relu1_1"].to(h.dtype)], 1)))
+        out = self.to_rgb(h)
+        return out if self.training else out.clamp(0, 1)
+
+    def forward(self, x: Tensor, params: ModParams, alpha: float | Tensor = 1.0,
+                feats: Mapping[str, Tensor] | None = None) -> Tensor:
+        """``x`` (B,3,H,W) in [0,1], H and W multiples of 4; ``feats``: its VGG features if already computed."""
+        if x.shape[-1] % 4 or x.shape[-2] % 4:
+            raise ValueError(f"FeatureTransformGenerator needs H and W divisible by 4, got {tuple(x.shape[-2:])}")
+        if len(params) != len(LEVELS):
+            raise ValueError(f"expected {len(LEVELS)} (mean, colouring) pairs, got {len(params)}")
+        if feats is None:
+            with torch.no_grad():
+                feats = self.encoder(x, LEVELS)
+        return self.decode(self.transformed(feats, params, alpha))

@@ -1,0 +1,87 @@
+"""The CPU quality recipe (experiment=cpu_quality): composition, cached targets, a short run, stylize."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from adaptive_st.losses.perceptual import style_stats
+from adaptive_st.models import FeatureStatsStyle, FeatureTransformGenerator
+from tests.cli.conftest import train_checkpoint
+
+#: The recipe at test size: 64² crops against 64² paintings, a few batches.
+SMALL = ("experiment=cpu_quality", "model=quality", "data.crop_size=64", "data.load_size=72", "data.style_size=64",
+         "data.batch_size=2", "data.num_val_pairs=2", "trainer.enable_progress_bar=false",
+         "trainer.enable_model_summary=false", "module.val_metrics=null", "model.generator.width=16")
+
+
+def test_recipe_composes_with_held_out_images(compose_cfg):
+    cfg = compose_cfg(*SMALL, fast=False)
+    assert cfg.model.generator._target_.endswith("FeatureTransformGenerator")
+    assert set(cfg.data.holdout_styles) and set(cfg.data.holdout_content)
+    dm = instantiate(cfg.data)
+    trained_styles = {p.stem for p in dm.style_train_paths}
+    assert trained_styles.isdisjoint(cfg.data.holdout_styles)
+    assert {p.stem for p in dm.style_val_paths} == set(cfg.data.holdout_styles)
+    assert {p.stem for p in dm.content_train_paths}.isdisjoint(cfg.data.holdout_content)
+    module = instantiate(cfg.module, run_config=None)
+    assert module.reuse_loss_features, "G and S share the loss VGG: the step must not run it twice"
+
+
+def test_cached_style_targets_equal_fresh_ones(compose_cfg):
+    cfg = compose_cfg(*SMALL, fast=False)
+    module = instantiate(cfg.module, run_config=None)
+    style = torch.rand(3, 3, 64, 64)
+    style[2] = style[0]  # one index, one image: what data.style_size guarantees
+    batch = {"style_index": torch.tensor([4, 7, 4]), "style": style}
+    first = module._style_stats(batch, style)
+    assert sorted(module._style_cache) == [4, 7]
+    cached = module._style_stats(batch, style.flip(0))  # would differ if recomputed
+    layers = module.perceptual.style_layers
+    fresh = style_stats(module.perceptual.features(style, layers), layers)
+    for name in layers:
+        for a, b, c in zip(first[name], cached[name], fresh[name]):
+            assert torch.allclose(a, c, rtol=1e-5, atol=1e-6) and torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_style_loss_falls_in_a_short_run(compose_cfg):
+    from adaptive_st.cli.train import train
+
+    cfg = compose_cfg(*SMALL, "trainer.max_steps=40", "trainer.val_check_interval=5",
+                      "trainer.log_every_n_steps=1", "callbacks.image_grid=null", fast=False)
+    train(cfg)
+    import csv
+
+    rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "csv" / "metrics.csv").open()))
+    style = [float(r["train/loss_style"]) for r in rows if r.get("train/loss_style")]
+    val = [float(r["val/loss_style"]) for r in rows if r.get("val/loss_style")]
+    assert len(style) >= 10 and len(val) >= 2
+    assert sum(style[-5:]) / 5 < 0.5 * sum(style[:5]) / 5, style
+    assert val[-1] < val[0], val
+
+
+@pytest.mark.slow
+def test_stylize_runs_the_quality_model(tmp_path_factory, sample_root, shared_dir, tmp_path):
+    from adaptive_st.cli import stylize
+    from adaptive_st.inference import load_stylizer
+
+    base = tmp_path_factory.getbasetemp() / "adaptive_st_checkpoints"
+    ckpt = train_checkpoint(base, "quality", (*SMALL, "trainer.max_steps=4"), sample_root, shared_dir)
+    model = load_stylizer(ckpt)
+    assert isinstance(model.stylizer.generator, FeatureTransformGenerator)
+    assert isinstance(model.stylizer.style_generator, FeatureStatsStyle)
+    content = shared_dir / "data" / "images" / "content" / "golden_gate.jpg"
+    style = shared_dir / "data" / "images" / "style" / "the_scream.jpg"
+    out = tmp_path / "out"
+    code = stylize.main([str(ckpt), str(content), str(style), "--out", str(out), "--size", "96"])
+    assert code in (0, None)
+    files = list(out.glob("*.png"))
+    assert len(files) == 1
+    from PIL import Image
+
+    image = torch.tensor(list(Image.open(files[0]).convert("RGB").getdata()), dtype=torch.float32)
+    assert max(Image.open(files[0]).size) == 96 and image.std() > 5  # a picture, not a flat fill

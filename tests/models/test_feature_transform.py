@@ -1,0 +1,103 @@
+"""The quality model's pieces: WCT/AdaIN statistics, shapes, frozen encoder, stats-based style targets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from adaptive_st.losses import PerceptualLoss, VGGFeatures
+from adaptive_st.losses.feature_stats import channel_mean_cov
+from adaptive_st.losses.perceptual import gram_style_loss, meanstd_style_loss, style_stats
+from adaptive_st.models import FeatureStatsStyle, FeatureTransformGenerator, Stylizer
+from adaptive_st.models.feature_transform import LEVELS, colouring, matrix_power_sym, transform_features
+
+
+def correlated(b: int, c: int, hw: int, seed: int) -> torch.Tensor:
+    """Features with non-trivial means and cross-channel correlations, (B, C, hw, hw)."""
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(b, c, c, generator=g)
+    x = mix @ torch.randn(b, c, hw * hw, generator=g) + 3 * torch.randn(b, c, 1, generator=g)
+    return x.reshape(b, c, hw, hw)
+
+
+def test_matrix_power_inverts_and_squares():
+    cov = channel_mean_cov(correlated(2, 8, 16, 0))[1]
+    root, inv_root = matrix_power_sym(cov, 0.5), matrix_power_sym(cov, -0.5)
+    assert torch.allclose(root @ root, cov, rtol=1e-3, atol=1e-3)
+    assert torch.allclose(inv_root @ root, torch.eye(8).expand(2, 8, 8), atol=1e-3)
+
+
+def test_wct_output_has_the_style_mean_and_covariance():
+    content, style = correlated(2, 16, 24, 1), correlated(2, 16, 24, 2)
+    mean_s, cov_s = channel_mean_cov(style)
+    out = transform_features(content, *colouring(mean_s, cov_s, "wct"), "wct")
+    mean_o, cov_o = channel_mean_cov(out)
+    assert torch.allclose(mean_o, mean_s, atol=1e-3)
+    assert torch.allclose(cov_o, cov_s, rtol=1e-2, atol=1e-2 * cov_s.abs().max().item())
+    # ... which is why WCT closes the Gram distance, not only mean/std.
+    assert not torch.allclose(channel_mean_cov(content)[1], cov_s, atol=1.0)
+
+
+def test_adain_output_has_the_style_mean_and_std_and_alpha_blends():
+    content, style = correlated(2, 16, 24, 3), correlated(2, 16, 24, 4)
+    mean_s, cov_s = channel_mean_cov(style)
+    out = transform_features(content, *colouring(mean_s, cov_s, "adain"), "adain")
+    mean_o, cov_o = channel_mean_cov(out)
+    assert torch.allclose(mean_o, mean_s, atol=1e-3)
+    assert torch.allclose(cov_o.diagonal(dim1=1, dim2=2).sqrt(), cov_s.diagonal(dim1=1, dim2=2).sqrt(), rtol=1e-3)
+    same = transform_features(content, *colouring(mean_s, cov_s, "adain"), "adain", alpha=0.0)
+    assert torch.allclose(same, content, atol=1e-5)
+
+
+def test_generator_shapes_gradients_reach_the_decoder_only():
+    g = FeatureTransformGenerator(width=8, pretrained=False)
+    s = FeatureStatsStyle(g.modulation_dims, pretrained=False)
+    stylizer = Stylizer(g, s).train()
+    content, style = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 40, 40)
+    out = stylizer(content, style)
+    assert out.shape == content.shape
+    out.mean().backward()
+    assert all(p.grad is None for p in g.encoder.parameters())
+    assert all(p.grad is None for p in s.parameters())
+    assert g.to_rgb.weight.grad is not None and g.dec3.weight.grad.abs().sum() > 0
+    g.eval()
+    with torch.no_grad():
+        shown = Stylizer(g, s)(content, style)
+    assert shown.min() >= 0 and shown.max() <= 1
+
+
+def test_style_code_is_the_statistics_and_mixes_linearly():
+    s = FeatureStatsStyle(pretrained=False)
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    code_a, code_b = s.encode(a), s.encode(b)
+    assert code_a.shape == (1, s.style_dim)
+    stats = s.stats(a)
+    mean, colour = s.modulation(code_a)[0]
+    assert torch.allclose(mean, stats["relu1_1"][0])
+    cov = stats["relu1_1"][1]
+    assert torch.allclose(colour @ colour, cov, atol=1e-3 * cov.abs().max().item())
+    mixed = Stylizer(FeatureTransformGenerator(width=8, pretrained=False), s).style_code(
+        torch.cat([a, b]), torch.tensor([0.25, 0.75]))
+    assert torch.allclose(mixed, 0.25 * code_a + 0.75 * code_b, rtol=1e-5, atol=1e-4)
+
+
+def test_style_generator_refuses_a_lambda_input():
+    with pytest.raises(ValueError, match="no λ input"):
+        FeatureStatsStyle(cond_dim=1, pretrained=False)
+
+
+def test_cached_style_statistics_give_the_same_losses_as_fresh_features():
+    vgg = VGGFeatures.random(LEVELS)
+    out, style = vgg(torch.rand(2, 3, 32, 32)), vgg(torch.rand(1, 3, 48, 48))
+    stats = style_stats(style, LEVELS)
+    for loss in (gram_style_loss, meanstd_style_loss):
+        assert torch.allclose(loss(out, stats, LEVELS), loss(out, style, LEVELS), rtol=1e-4)
+    # The Gram target from statistics equals the Gram matrix of the features.
+    from adaptive_st.losses import gram_matrix
+    mean, cov = stats["relu2_1"]
+    assert torch.allclose((cov + mean[:, :, None] * mean[:, None]) / mean.shape[1],
+                          gram_matrix(style["relu2_1"]), rtol=1e-4, atol=1e-7)
+    perceptual = PerceptualLoss(vgg, ["relu3_1"], list(LEVELS), style_kind="meanstd+gram", gram_weight=10.0)
+    combined = perceptual.style_loss(out, stats)
+    expected = meanstd_style_loss(out, style, LEVELS) + 10 * gram_style_loss(out, style, LEVELS)
+    assert torch.allclose(combined, expected, rtol=1e-4)
