@@ -215,7 +215,7 @@ Builder = Callable[[random.Random, Inputs, list[Path]], list[str]]
 BUILDERS: dict[str, Builder] = {"stylize": stylize_argv, "evaluate": evaluate_argv, "export": export_argv}
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(300, func_only=True)  # a hang guard; fixtures (training) excluded
 def test_fuzz_inference_clis(constant_ckpt, conditional_ckpt, inputs, tmp_path, capsys) -> None:
     rng = random.Random(SEED)
     timings: dict[str, float] = {}
@@ -258,7 +258,7 @@ BAD_HYDRA_VALUES = {
 }
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(300, func_only=True)
 def test_fuzz_train_rejects_bad_hydra_values(train_cli: TrainCli) -> None:
     rng = random.Random(SEED)
     for _ in range(CASES["train"]):
