@@ -171,7 +171,7 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
                     return image, j
         split = "training" if self.train else "validation"
         raise DataConfigError(
-            f"all {n} {_KIND_NAMES[kind]} image(s) of the {split} split failed to load (see the warnings above); "
+            f"All {n} {_KIND_NAMES[kind]} images failed to load ({split} split; see the warnings above); "
             f"fix or replace the files in `{_CONFIG_KEYS[kind]}`."
         )
 

@@ -65,10 +65,11 @@ class CheckpointResult:
         return self.megapixels / self.seconds if self.seconds > 0 else math.nan
 
 
-#: Shortest side an image is scored at: SSIM's 11-px window, LPIPS's AlexNet (stride 4, two pools) and
-#: the loss VGG's reflect pads down to relu5_1 (1/16 scale) all fit in 64 px. The stylizer itself takes
-#: any size (it pads); the metrics cannot, so thinner images are skipped with this reason.
-MIN_SCORED_SIDE = 64
+#: Shortest side an image is scored at: SSIM's 11-px window, the LPIPS backbones (AlexNet: stride 4 and
+#: two pools; VGG-16: four pools) and the loss VGG down to relu5_1 (four pools, then reflect pads) all run
+#: from 32 px (checked on each). The stylizer takes any size (it pads); the metrics cannot, so thinner
+#: images are skipped with this reason.
+MIN_SCORED_SIDE = 32
 
 
 class ImageCache:

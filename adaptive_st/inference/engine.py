@@ -51,15 +51,17 @@ class StylizeOptions:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
-            raise ValueError(f"alpha={self.alpha}: style strength must be in [0, 1] (0 = content only)")
+            raise ValueError(f"alpha (--alpha) {self.alpha}: style strength must be in [0, 1] (0 = content only)")
         if self.preserve_color not in PRESERVE_COLOR:
-            raise ValueError(f"preserve_color={self.preserve_color!r}: expected one of {list(PRESERVE_COLOR)}")
+            raise ValueError(f"preserve_color (--preserve-color) {self.preserve_color!r}: expected one of "
+                             f"{list(PRESERVE_COLOR)}")
         if self.tile is not None and self.tile != 0 and self.tile < 64:
-            raise ValueError(f"tile={self.tile}: use 0 (no tiling), or a tile side >= 64 px")
+            raise ValueError(f"tile (--tile) {self.tile}: use 0 (no tiling), or a tile side >= 64 px")
         if self.tile_overlap is not None and (self.tile_overlap < 0 or self.tile_overlap % MULTIPLE):
-            raise ValueError(f"tile_overlap={self.tile_overlap}: must be a non-negative multiple of {MULTIPLE}")
+            raise ValueError(f"tile overlap (--tile-overlap) {self.tile_overlap}: must be a non-negative multiple of "
+                             f"{MULTIPLE}")
         if self.stats_size < 64:
-            raise ValueError(f"stats_size={self.stats_size}: must be >= 64")
+            raise ValueError(f"stats size (--stats-size) {self.stats_size}: must be >= 64")
 
     def tile_for(self, height: int, width: int) -> int:
         """The tile side for an image (0 = whole image), rounded up to a multiple of 8."""

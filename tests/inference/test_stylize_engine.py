@@ -52,7 +52,7 @@ def test_alpha_zero_ignores_the_style(constant: StyleTransfer, images: Path):
 
 
 def test_alpha_out_of_range_is_rejected():
-    with pytest.raises(ValueError, match=r"alpha=1.5: style strength must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"alpha \(--alpha\) 1.5: style strength must be in \[0, 1\]"):
         StylizeOptions(alpha=1.5)
 
 

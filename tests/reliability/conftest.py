@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,6 +91,8 @@ def train_cli(tmp_path: Path, sample_root: Path, shared_dir: Path, capsys: pytes
                 f"paths.shared_dir={shared_dir}", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
         monkeypatch.setattr(sys, "argv", argv)
         capsys.readouterr()
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
         try:
             cli.main()
             code = 0
@@ -97,6 +100,12 @@ def train_cli(tmp_path: Path, sample_root: Path, shared_dir: Path, capsys: pytes
             code = int(exc.code or 0)
         finally:
             GlobalHydra.instance().clear()
+            # Hydra configured logging for the job, to this test's captured stderr: undo it for later tests.
+            for handler in root.handlers:
+                if handler not in handlers:
+                    handler.close()
+            root.handlers[:] = handlers
+            root.setLevel(level)
         return code, capsys.readouterr().err
 
     yield run

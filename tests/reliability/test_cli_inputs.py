@@ -146,3 +146,19 @@ def test_output_names_only_lose_separators_and_control_characters():
     long_a, long_b = "長" * 120 + "a", "長" * 120 + "b"  # 361 bytes each: over NAME_MAX
     names = {output_name(long_a, "candy"), output_name(long_b, "candy")}
     assert len(names) == 2 and all(len(n.encode()) <= MAX_NAME_BYTES and n.endswith(".png") for n in names)
+
+
+def test_opset_range_is_what_this_torch_writes_and_the_file_is_checked(tmp_path):
+    import onnx
+    from torch.onnx import _constants
+
+    from adaptive_st.cli.export import check_opset
+    from adaptive_st.inference.choices import MAX_OPSET
+
+    assert _constants.ONNX_MAX_OPSET == MAX_OPSET  # raise MAX_OPSET with torch (and test the export there)
+    graph = onnx.helper.make_graph([], "g", [], [])
+    path = tmp_path / "m.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), str(path))
+    check_opset(path, 18)
+    with pytest.raises(ValueError, match="--opset 20: the exporter wrote opset 18"):
+        check_opset(path, 20)  # what torch does silently when it cannot convert to the opset asked for
