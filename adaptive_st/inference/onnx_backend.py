@@ -32,6 +32,7 @@ from adaptive_st.inference.errors import CheckpointError, ConditionError
 from adaptive_st.inference.export import OPSET, PARITY_TOLERANCE, export_onnx, export_spec, parity
 from adaptive_st.inference.images import center_crop_like_training
 from adaptive_st.inference.model import LoadedModel
+from adaptive_st.inference.padding import crop_to, pad_to_multiple
 from adaptive_st.inference.runtime import Runtime
 
 CACHE_DIRNAME = ".onnx_cache"
@@ -151,11 +152,13 @@ class OnnxStyleTransfer(StyleTransfer):
         if options.tile:
             raise ConditionError(f"--tile {options.tile}: the onnxruntime backend runs whole images; use "
                                  "--tile auto/0, or --backend torch for tiling")
-        feeds = {self._input_names[0]: x.unsqueeze(0).float().contiguous().numpy(),
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x.unsqueeze(0).float(), min_side=self._min_side)  # 1×1, 3×5000: like torch
+        feeds = {self._input_names[0]: padded.contiguous().numpy(),
                  self._input_names[1]: code.contiguous().numpy(),
                  "alpha": np.array([options.alpha], dtype=np.float32)}
         if self.model.conditioned:
             if cond is None:  # cannot happen: conditioned models always get a λ from default_condition
                 raise ConditionError(f"{self.model.path}: no λ for a λ-conditioned model")
             feeds["lam"] = cond.reshape(1).float().cpu().numpy()
-        return torch.from_numpy(self.session.run(None, feeds)[0][0])
+        return crop_to(torch.from_numpy(self.session.run(None, feeds)[0][0]), h, w)

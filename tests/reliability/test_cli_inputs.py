@@ -42,6 +42,15 @@ def test_tiny_and_thin_contents_are_stylized_at_their_size(constant_ckpt, images
     assert sizes == {"a_dot__candy.png": (1, 1), "b_strip__candy.png": (5000, 3), "c_photo__candy.png": (96, 72)}
 
 
+def test_tiny_and_thin_contents_through_onnxruntime(constant_ckpt, images, odd_contents, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    code, err = run(capsys, "stylize", constant_ckpt, odd_contents, images / "style" / "candy.jpg", "--out",
+                    tmp_path / "out", "-q", "--backend", "onnxruntime", "--onnx-cache", tmp_path / "cache")
+    assert code == 1 and "Traceback" not in err and "1 content image(s) could not be read" in err
+    sizes = {p.name: Image.open(p).size for p in (tmp_path / "out").iterdir()}
+    assert sizes == {"a_dot__candy.png": (1, 1), "b_strip__candy.png": (5000, 3), "c_photo__candy.png": (96, 72)}
+
+
 def test_thin_content_also_tiles(constant_ckpt, images, odd_contents, tmp_path, capsys):
     code, err = run(capsys, "stylize", constant_ckpt, odd_contents / "b_strip.png", images / "style" / "candy.jpg",
                     "--out", tmp_path, "--tile", "1024", "--stats-size", "64")

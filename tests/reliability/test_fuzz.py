@@ -31,7 +31,7 @@ from adaptive_st.cli.main import main as adaptive_st
 from tests.reliability.conftest import TrainCli
 
 SEED = 13
-CASES = {"stylize": 60, "evaluate": 10, "export": 8, "train": 4}
+CASES = {"stylize": 150, "evaluate": 20, "export": 12, "train": 6}
 
 
 # ----------------------------------------------------------------------------------------- odd files
