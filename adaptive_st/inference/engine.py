@@ -122,9 +122,8 @@ class StyleTransfer:
         check_style_weights(weights, len(images))
         return Style(name, self._encode(images, weights), list(images), None if weights is None else list(weights))
 
-    @torch.inference_mode()
-    def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
-        """A style from learned ids (embedding models), mixed with ``weights`` when several."""
+    def _check_ids(self, ids: Sequence[int], weights: Sequence[float] | None) -> None:
+        """Style ids need an embedding model and must be in its range; weights must match them."""
         n = self.model.num_styles
         if self.model.encoder_kind != "embedding":
             raise ConditionError(f"{self.model.path}: style ids need a model trained with model=base_embedding; "
@@ -133,6 +132,11 @@ class StyleTransfer:
         if bad:
             raise ConditionError(f"style ids {bad} out of range: this model has {n} styles (0..{n - 1})")
         check_style_weights(weights, len(ids))
+
+    @torch.inference_mode()
+    def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
+        """A style from learned ids (embedding models), mixed with ``weights`` when several."""
+        self._check_ids(ids, weights)
         w = None if weights is None and len(ids) == 1 else torch.tensor(list(weights or [1.0] * len(ids)))
         code = self.model.stylizer.style_code(torch.tensor(list(ids), device=self.model.device),
                                               None if w is None else w.to(self.model.device))

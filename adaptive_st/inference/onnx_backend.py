@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 import adaptive_st
-from adaptive_st.inference.engine import Style, StyleTransfer, StylizeOptions, check_style_weights
+from adaptive_st.inference.engine import Style, StyleTransfer, StylizeOptions
 from adaptive_st.inference.errors import CheckpointError, ConditionError
 from adaptive_st.inference.export import OPSET, PARITY_TOLERANCE, export_onnx, export_spec, parity
 from adaptive_st.inference.images import center_crop_like_training
@@ -135,14 +135,7 @@ class OnnxStyleTransfer(StyleTransfer):
         return center_crop_like_training(images[0], load_size, crop).unsqueeze(0)
 
     def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
-        n = self.model.num_styles
-        if self.model.encoder_kind != "embedding":
-            raise ConditionError(f"{self.model.path}: style ids need a model trained with model=base_embedding; "
-                                 "this one encodes style images")
-        bad = [i for i in ids if not 0 <= i < n]
-        if bad:
-            raise ConditionError(f"style ids {bad} out of range: this model has {n} styles (0..{n - 1})")
-        check_style_weights(weights, len(ids))
+        self._check_ids(ids, weights)
         if len(ids) != 1:
             raise ConditionError("--backend onnxruntime takes one style id per output; mix styles with "
                                  "--backend torch")

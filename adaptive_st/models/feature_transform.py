@@ -182,8 +182,6 @@ class FeatureTransformGenerator(nn.Module):
         self.dec1a = _conv(width + c1, width)
         self.to_rgb = _conv(width, 3)
 
-    modulated = ()  # kept for interface parity with ContentGenerator (no AdaIN sites in the decoder)
-
     @property
     def modulation_dims(self) -> list[int]:
         return [LAYER_CHANNELS[k] for k in LEVELS]
