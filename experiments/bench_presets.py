@@ -18,6 +18,7 @@ class TrainCase:
     compile: bool = False
     channels_last: bool = False
     bare: bool = True  # also run the bare-PyTorch loop (framework overhead)
+    overrides: tuple[str, ...] = ()  # extra Hydra overrides (e.g. model.generator.transform=adain)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class StylizeCase:
     precision: str = "32-true"
     compile: bool = False
     channels_last: bool = False
+    #: One style for the whole batch, encoded once (a folder stylized with one painting); else one
+    #: style image per content image, each encoded in the timed call.
+    shared_style: bool = False
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,39 @@ GPU = Preset(
            "Target: >= 1000 stylizations/s at 512² bf16 (base, batch 64) on an H100."),
 )
 
+GPU_QUALITY = Preset(
+    name="gpu_quality",
+    device="cuda",
+    train=(
+        TrainCase("quality", 256, 16),
+        TrainCase("quality", 256, 16, precision="bf16-mixed"),
+        TrainCase("quality", 256, 16, precision="bf16-mixed", channels_last=True, bare=False),
+    ),
+    policy_case=TrainCase("quality", 256, 16, precision="bf16-mixed"),
+    stylize=(
+        StylizeCase("quality", 512, 1, "bf16-mixed", shared_style=True),
+        StylizeCase("quality", 512, 64, "32-true", shared_style=True),
+        StylizeCase("quality", 512, 64, "bf16-mixed", shared_style=True),
+        StylizeCase("quality", 512, 64, "bf16-mixed", channels_last=True, shared_style=True),
+        StylizeCase("quality", 512, 64, "bf16-mixed", channels_last=True, compile=True, shared_style=True),
+        StylizeCase("quality", 512, 64, "bf16-mixed", channels_last=True, shared_style=True,
+                    overrides=("model.generator.transform=adain",)),
+        StylizeCase("quality", 512, 64, "bf16-mixed", channels_last=True),
+        StylizeCase("base", 512, 64, "bf16-mixed", channels_last=True, shared_style=True),
+    ),
+    warmup=5,
+    steps=30,
+    split_steps=5,
+    repeats=1,
+    policies=(),
+    log_every_n_steps=50,
+    stylize_iters=5,
+    stylize_min_seconds=1.5,
+    notes=("The quality model (VGG encoder + WCT/AdaIN + decoder) on one H100/H200; run with --skip policies.",
+           "Memory = torch.cuda.max_memory_allocated during the case.",
+           "Target: >= 1000 stylizations/s at 512² bf16."),
+)
+
 SMOKE = Preset(
     name="smoke",
     device="cpu",
@@ -136,4 +174,4 @@ SMOKE = Preset(
     notes=("Smoke preset: exercises the code paths only; the numbers mean nothing.",),
 )
 
-PRESETS = {p.name: p for p in (CPU, GPU, SMOKE)}
+PRESETS = {p.name: p for p in (CPU, GPU, GPU_QUALITY, SMOKE)}

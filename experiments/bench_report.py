@@ -24,6 +24,7 @@ def _ratio(light: dict[str, Any], bare: dict[str, Any] | None, key: str) -> str:
 
 def _case(c: dict[str, Any]) -> str:
     flags = [c["precision"]] + (["channels_last"] if c["channels_last"] else []) + (["compile"] if c["compile"] else [])
+    flags += (["one style"] if c.get("shared_style") else []) + list(c.get("overrides", ()))
     return f"{c['model']} {c['size']}² b{c['batch']} " + "+".join(flags)
 
 
@@ -66,13 +67,14 @@ def render(result: dict[str, Any]) -> str:
                 "Adam; d_step = D on real and fake (+ lazy R1) + backward + Adam.", ""]
 
     pol = result["policies"]
-    key = "cpu_ms_per_step" if cpu else "ms_per_step"
-    base = next(p for p in pol["results"] if p["policy"] == "constant")[key]
-    rows = [[p["policy"], p["ms_per_step"], p[key], p[key] - base, f"{100 * (p[key] / base - 1):+.1f}%"]
-            for p in pol["results"]]
-    what = "CPU ms/step" if cpu else "ms/step"
-    out += [f"### Policy overhead vs constant (Lightning, {_case(pol['case'])}; Δ in {what})", "",
-            _table(["policy", "ms/step", what, f"Δ {what}", "Δ %"], rows), ""]
+    if pol:
+        key = "cpu_ms_per_step" if cpu else "ms_per_step"
+        base = next(p for p in pol["results"] if p["policy"] == "constant")[key]
+        rows = [[p["policy"], p["ms_per_step"], p[key], p[key] - base, f"{100 * (p[key] / base - 1):+.1f}%"]
+                for p in pol["results"]]
+        what = "CPU ms/step" if cpu else "ms/step"
+        out += [f"### Policy overhead vs constant (Lightning, {_case(pol['case'])}; Δ in {what})", "",
+                _table(["policy", "ms/step", what, f"Δ {what}", "Δ %"], rows), ""]
 
     rows = [[_case(s["case"]), s["ms_per_batch"], s["images_per_s"], s["mpx_per_s"], s["peak_mib"]]
             for s in result["stylize"]]

@@ -27,10 +27,11 @@ class StylizeResult:
 
 
 def stylize_bench(module: StyleTransferModule, device: torch.device, precision: str, size: int, batch: int,
-                  warmup: int, iters: int, min_seconds: float = 0.0) -> StylizeResult:
+                  warmup: int, iters: int, min_seconds: float = 0.0, shared_style: bool = False) -> StylizeResult:
     """Mean time of ``stylize`` on a (batch, 3, size, size) content and style batch.
 
     Runs ``iters`` timed calls, repeated until ``min_seconds`` have passed (short calls on a GPU).
+    ``shared_style``: one style encoded once outside the timed loop (a folder stylized with one painting).
     """
     module.configure_model()  # torch.compile when module.compile is set
     stylizer = module.stylizer.to(device).eval()
@@ -42,14 +43,22 @@ def stylize_bench(module: StyleTransferModule, device: torch.device, precision: 
     style = torch.rand(batch, 3, size, size, generator=g).to(device).contiguous(memory_format=memory_format)
     # no_grad rather than inference_mode: inference tensors do not mix well with torch.compile.
     with torch.no_grad(), autocast(device, precision), peak_memory(device) as mem:
+        if shared_style:
+            code = stylizer.style_code(style[:1])
+
+            def run() -> torch.Tensor:
+                return stylizer.stylize_with_code(content, code)
+        else:
+            def run() -> torch.Tensor:
+                return stylizer(content, style)
         for _ in range(warmup):
-            stylizer(content, style)
+            run()
         sync(device)
         t0 = time.perf_counter()
         n = 0
         while n == 0 or time.perf_counter() - t0 < min_seconds:
             for _ in range(iters):
-                stylizer(content, style)
+                run()
             n += iters
             sync(device)
         elapsed = time.perf_counter() - t0

@@ -33,7 +33,7 @@ from bench_train import bare_loop, lightning_loop
 
 
 def _extra(case: TrainCase | StylizeCase) -> list[str]:
-    extra = [f"module.channels_last={str(case.channels_last).lower()}"]
+    extra = [f"module.channels_last={str(case.channels_last).lower()}", *case.overrides]
     if case.compile:
         extra.append("module.compile=true")
     return extra
@@ -72,7 +72,9 @@ def run_policies(preset: Preset, device: torch.device) -> dict[str, Any]:
 def run_stylize(preset: Preset, case: StylizeCase, device: torch.device) -> dict[str, Any]:
     module = build_module(case.model, extra=_extra(case))
     r = stylize_bench(module, device, case.precision, case.size, case.batch, warmup=1 if device.type == "cpu" else 5,
-                      iters=preset.stylize_iters, min_seconds=preset.stylize_min_seconds)
+                      iters=preset.stylize_iters, min_seconds=preset.stylize_min_seconds,
+                      shared_style=case.shared_style)
+    log(f"  {r.images_per_s:.1f} images/s, {r.ms_per_batch:.1f} ms/batch, peak {r.peak_mib:.0f} MiB")
     return {"case": dataclasses.asdict(case), **r.to_dict()}
 
 
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in preset.train:
             log(f"train {case}")
             result["train"].append(run_train(preset, case, device))
+            light = result["train"][-1]["lightning"]
+            log(f"  {light['ms_per_step']:.1f} ms/step, {light['images_per_s']:.1f} img/s, peak {light['peak_mib']:.0f} MiB")
     if "policies" not in args.skip:
         log(f"policies on {preset.policy_case}")
         result["policies"] = run_policies(preset, device)
@@ -145,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = time.perf_counter() - start
     result["env"]["loadavg_end"] = _loadavg()
     Path(args.out).write_text(json.dumps(result, indent=2))
-    if result["train"] and result["policies"] and result["stylize"]:
-        print(render(result))
+    if result["train"] or result["stylize"]:
+        print(render(result), flush=True)
     log(f"wrote {args.out}")
     return 0
 

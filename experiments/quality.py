@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -43,7 +44,7 @@ from adaptive_st.losses import build_vgg
 from adaptive_st.losses.perceptual import content_loss, gram_style_loss, meanstd_style_loss
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("ADAPTIVE_ST_SHARED", ROOT.parent / "shared"))  # as conf/paths does
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
 

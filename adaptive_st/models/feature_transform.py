@@ -153,6 +153,12 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, 1, 1, padding_mode="reflect")
 
 
+def _stack(h: Tensor, convs: nn.ModuleList) -> Tensor:
+    for conv in convs:
+        h = F.relu(conv(h))
+    return h
+
+
 class FeatureTransformGenerator(nn.Module):
     """G: frozen VGG encoder → per-level feature transform → learned coarse-to-fine decoder.
 
@@ -163,16 +169,20 @@ class FeatureTransformGenerator(nn.Module):
     Args:
         transform: ``"wct"`` (mean + covariance) or ``"adain"`` (mean + std).
         width: decoder channels at full resolution (×2 at 1/2 resolution).
+        depth: 3×3 convs per resolution after each fusion (1 = the smallest decoder); more depth gives
+            the decoder room to paint texture, at CPU cost.
         pretrained: load the VGG weights (training); ``False`` builds the architecture for checkpoints.
     """
 
-    def __init__(self, transform: str = "wct", width: int = 64, pretrained: bool = True,
+    def __init__(self, transform: str = "wct", width: int = 64, depth: int = 1, pretrained: bool = True,
                  vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
         super().__init__()
         if transform not in TRANSFORMS:
             raise ValueError(f"model.generator.transform={transform!r}: expected one of {TRANSFORMS}")
         if width < 8:
             raise ValueError(f"model.generator.width={width} must be >= 8")
+        if depth < 1:
+            raise ValueError(f"model.generator.depth={depth} must be >= 1")
         self.transform = transform
         self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
         c1, c2, c3 = (LAYER_CHANNELS[k] for k in LEVELS)
@@ -181,6 +191,10 @@ class FeatureTransformGenerator(nn.Module):
         self.dec2b = _conv(2 * width, width)
         self.dec1a = _conv(width + c1, width)
         self.to_rgb = _conv(width, 3)
+        # Extra convs per level (empty at depth 1, so depth-1 checkpoints keep their keys).
+        self.extra3 = nn.ModuleList(_conv(2 * width, 2 * width) for _ in range(depth - 1))
+        self.extra2 = nn.ModuleList(_conv(2 * width, 2 * width) for _ in range(depth - 1))
+        self.extra1 = nn.ModuleList(_conv(width, width) for _ in range(depth - 1))
 
     @property
     def modulation_dims(self) -> list[int]:
@@ -197,12 +211,12 @@ class FeatureTransformGenerator(nn.Module):
                 for k, (mean, colour) in zip(LEVELS, params, strict=True)}
 
     def decode(self, t: Mapping[str, Tensor]) -> Tensor:
-        h = F.relu(self.dec3(t["relu3_1"]))
+        h = _stack(F.relu(self.dec3(t["relu3_1"])), self.extra3)
         h = F.interpolate(h, size=t["relu2_1"].shape[-2:], mode="nearest")
-        h = F.relu(self.dec2a(torch.cat([h, t["relu2_1"].to(h.dtype)], 1)))
+        h = _stack(F.relu(self.dec2a(torch.cat([h, t["relu2_1"].to(h.dtype)], 1))), self.extra2)
         h = F.relu(self.dec2b(h))
         h = F.interpolate(h, size=t["relu1_1"].shape[-2:], mode="nearest")
-        h = F.relu(self.dec1a(torch.cat([h, t["relu1_1"].to(h.dtype)], 1)))
+        h = _stack(F.relu(self.dec1a(torch.cat([h, t["relu1_1"].to(h.dtype)], 1))), self.extra1)
         out = self.to_rgb(h)
         return out if self.training else out.clamp(0, 1)
 
