@@ -31,6 +31,7 @@ from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
 LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
 TRANSFORMS = ("wct", "adain")
 ModParams = list[tuple[Tensor, Tensor]]
+_INDEX_LIMIT = 2**31 - 1
 Stats = Mapping[str, tuple[Tensor, Tensor]]
 
 
@@ -227,6 +228,15 @@ class FeatureTransformGenerator(nn.Module):
             raise ValueError(f"FeatureTransformGenerator needs H and W divisible by 4, got {tuple(x.shape[-2:])}")
         if len(params) != len(LEVELS):
             raise ValueError(f"expected {len(LEVELS)} (mean, colouring) pairs, got {len(params)}")
+        chunk = max(1, _INDEX_LIMIT // ((self.to_rgb.in_channels + LAYER_CHANNELS["relu1_1"]) * x[0, 0].numel()))
+        if feats is None and x.shape[0] > chunk:
+            # Big batches of big images: convolutions and padding index with 32-bit integers, so the
+            # largest activation of one call must stay under 2^31 elements (seen at 64 × 512² on a GPU).
+            def part(t: Tensor, i: int) -> Tensor:  # per-sample tensors are sliced, broadcast ones kept
+                return t[i : i + chunk] if t.ndim and t.shape[0] == x.shape[0] else t
+
+            return torch.cat([self(x[i : i + chunk], [(part(m, i), part(c, i)) for m, c in params],
+                                   part(torch.as_tensor(alpha), i)) for i in range(0, x.shape[0], chunk)])
         if feats is None:
             with torch.no_grad():
                 feats = self.encoder(x, LEVELS)

@@ -101,3 +101,21 @@ def test_cached_style_statistics_give_the_same_losses_as_fresh_features():
     combined = perceptual.style_loss(out, stats)
     expected = meanstd_style_loss(out, style, LEVELS) + 10 * gram_style_loss(out, style, LEVELS)
     assert torch.allclose(combined, expected, rtol=1e-4)
+
+
+def test_big_batches_are_split_under_the_32_bit_index_limit(monkeypatch):
+    """A batch whose largest activation passes 2^31 elements runs in chunks, with the same result."""
+    import adaptive_st.models.feature_transform as ft
+
+    torch.manual_seed(0)
+    g = ft.FeatureTransformGenerator(width=8, pretrained=False).eval()
+    s = ft.FeatureStatsStyle(modulation_dims=g.modulation_dims, pretrained=False)
+    x = torch.rand(5, 3, 16, 16)
+    params = s(torch.rand(5, 3, 16, 16))
+    whole = g(x, params, alpha=torch.linspace(0.2, 1.0, 5))
+    monkeypatch.setattr(ft, "_INDEX_LIMIT", (8 + 64) * 16 * 16 * 2)  # two samples per call
+    calls = []
+    monkeypatch.setattr(g, "decode", lambda t, f=g.decode: calls.append(t["relu1_1"].shape[0]) or f(t))
+    chunked = g(x, params, alpha=torch.linspace(0.2, 1.0, 5))
+    assert calls == [2, 2, 1]
+    torch.testing.assert_close(chunked, whole, atol=2e-4, rtol=1e-4)  # batched vs per-chunk eigh
