@@ -80,6 +80,10 @@ class AdversarialLoss(nn.Module):
     def r1_penalty(real_logits: Logits, real_images: Tensor) -> Tensor:
         """R1 (Mescheder et al. 2018): E‖∇ₓ D(x)‖² on real images; scalar, without the γ/2 factor.
 
+        D(x) is the quantity the losses see: the per-image mean of the patch logits, averaged over scales.
+        (R1 of the *sum* of a PatchGAN's patches is (patches)² times larger: it flattened D to chance, a
+        hinge loss of 2.00 for whole runs.)
+
         ``real_images`` must have ``requires_grad=True`` *before* D is run on them (call
         ``real.requires_grad_(True)`` then compute ``real_logits``). ``create_graph=True`` so the penalty
         can be backpropagated into D. Under fp16 with a GradScaler, scale-free logits are expected
@@ -87,6 +91,7 @@ class AdversarialLoss(nn.Module):
         """
         if not real_images.requires_grad:
             raise ValueError("r1_penalty: real_images must require grad before running D on them")
-        total = sum(r.float().sum() for r in _as_list(real_logits))
+        scales = _as_list(real_logits)
+        total = sum(_per_sample_mean(r.float()).sum() for r in scales) / len(scales)
         (grad,) = torch.autograd.grad(total, real_images, create_graph=True)
         return grad.float().pow(2).flatten(1).sum(1).mean()

@@ -72,6 +72,20 @@ def test_r1_penalty_of_a_linear_discriminator_is_the_weight_norm() -> None:
     torch.testing.assert_close(w.grad, 2 * w.detach())
 
 
+def test_r1_penalty_does_not_grow_with_the_number_of_patches() -> None:
+    """R1 regularises the per-image mean logit the losses see, whatever a PatchGAN's patch count."""
+    torch.manual_seed(0)
+    w = torch.randn(1, 3, 4, 4)
+    x = torch.rand(2, 3, 4, 4, requires_grad=True)
+    logit = (x * w).sum(dim=(1, 2, 3))
+    one = AdversarialLoss.r1_penalty(logit[:, None, None, None], x)
+    many = AdversarialLoss.r1_penalty(logit[:, None, None, None].expand(-1, 1, 8, 8), x)
+    scales = AdversarialLoss.r1_penalty([logit[:, None, None, None].expand(-1, 1, 8, 8), logit.view(2, 1, 1, 1)], x)
+    torch.testing.assert_close(many, one)
+    torch.testing.assert_close(scales, one)
+    torch.testing.assert_close(one, w.pow(2).sum())
+
+
 def test_r1_requires_grad_and_kind_is_validated() -> None:
     x = torch.rand(2, 3, 4, 4)
     with pytest.raises(ValueError, match="require grad"):
