@@ -138,8 +138,8 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
     import torch
 
     from adaptive_st.inference import StyleTransfer, load_stylizer, read_image, resolve_runtime
-    from adaptive_st.inference.allocator import retain_freed_memory
     from adaptive_st.inference.images import resize_longer_side
+    from adaptive_st.inference.runtime import retain_freed_memory
 
     retain_freed_memory()  # what the CLI does
     photo = read_image(sorted(content.glob("*.png"))[0])
@@ -147,7 +147,8 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
     for backend in backends:
         model = load_stylizer(ckpt)
         if backend == "onnxruntime":
-            from adaptive_st.inference.onnx_backend import OnnxStyleTransfer, cached_onnx
+            from adaptive_st.inference.engine import OnnxStyleTransfer
+            from adaptive_st.inference.export import cached_onnx
 
             engine: StyleTransfer = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
         else:

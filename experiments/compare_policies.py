@@ -47,8 +47,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from adaptive_st.checkpoint import load_file
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
 from adaptive_st.cli.train import train
+from adaptive_st.evaluation import write_csv
 from adaptive_st.metrics import LPIPSMetric, build_lpips
 from experiments.compare.evaluate import (
     METRICS,
@@ -58,7 +60,7 @@ from experiments.compare.evaluate import (
     identity_reference,
     make_batches,
 )
-from experiments.compare.report import aggregate, markdown_table, plot_pareto, reading, write_csv
+from experiments.compare.report import aggregate, markdown_table, plot_pareto, reading
 
 log = logging.getLogger("compare_policies")
 
@@ -177,7 +179,7 @@ def run_one(cfg: DictConfig, policy: str, seed: int, run_dir: Path) -> list[dict
 
     t0 = time.perf_counter()
     module = instantiate(cfg.module, _partial_=True)(run_config=None)
-    state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = load_file(run_dir / "checkpoints" / "last.ckpt")
     module.load_state_dict(state["state_dict"])
     batches = held_out_batches(cfg)
     ev = cfg.compare.eval
@@ -253,10 +255,11 @@ def write_report(out: Path, rows: list[dict[str, Any]], header: dict[str, Any],
     d0 = identity["style_meanstd"]
     for r in rows:  # share of the input's distance to the style that the policy closed
         r["style_gain_pct"] = 100 * (d0 - float(r["style_meanstd"])) / d0
-    write_csv(out / "results.csv", rows, COLUMNS)
+    write_csv(out / "results.csv", rows, COLUMNS, nan="n/a")
     summary = aggregate(rows, NUMERIC, by="policy")
     keys = ["policy", "base_policy", "lambda_eval", "n", "runs"]
-    write_csv(out / "summary.csv", summary, keys + [f"{k}_{s}" for k in NUMERIC for s in ("mean", "std")])
+    write_csv(out / "summary.csv", summary, keys + [f"{k}_{s}" for k in NUMERIC for s in ("mean", "std")],
+              nan="n/a")
     plot_pareto(summary, out / "pareto.png", identity=identity,
                 title=f"{out.name}: content fidelity vs stylization (mean ± std over "
                       f"{len(header['seeds'])} seed(s))")
@@ -271,15 +274,15 @@ def write_report(out: Path, rows: list[dict[str, Any]], header: dict[str, Any],
         f"`{json.dumps(header['policy_overrides'], ensure_ascii=False)}`.",
         "",
         "Metrics: SSIM / PSNR (RGB) and LPIPS of the output to its content image; style distances "
-        "(VGG mean/std and Gram statistics) to the style image; VGG content distance to the content image. "
+        "(VGG mean/std and Gram statistics) to the style image; VGG content loss to the content image. "
         "λ: mean over the last 10% of logged training steps (λ-conditioned policies: the λ used at "
         "evaluation). Stylized %: share of the unstylized input's style distance the output closed. "
         "Mean ± sample std over seeds (this spread includes what a seed does to every policy alike; the "
         "reading below uses paired per-seed differences).",
         "",
         f"Unstylized input (output = content) on the same pairs: style mean/std {d0:.4g}, style Gram "
-        f"{identity['style_gram']:.4g}, SSIM {identity['ssim']:.4f}, content distance "
-        f"{identity['content_distance']:.4g}.",
+        f"{identity['style_gram']:.4g}, SSIM {identity['ssim']:.4f}, content loss "
+        f"{identity['content_loss']:.4g}.",
         "",
         markdown_table(summary, unavailable={"lpips": "n/a (unavailable)"}),
         "",
@@ -405,7 +408,7 @@ def _report_run(job: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[st
     else:
         log.info("%s_s%s: ssim %.4f psnr %.2f style %.4f content %.4f λ_style %.3g (train %.0f s, "
                  "%.0f cpu s)", job["policy"], job["seed"], r["ssim"], r["psnr"], r["style_meanstd"],
-                 r["content_distance"], r.get("lambda_style", math.nan), r["train_time_s"], r["train_cpu_s"])
+                 r["content_loss"], r.get("lambda_style", math.nan), r["train_time_s"], r["train_cpu_s"])
     return rows
 
 

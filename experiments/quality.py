@@ -35,11 +35,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from adaptive_st.checkpoint import read_checkpoint, safe_instantiate
 from adaptive_st.data.images import list_images, load_rgb
-from adaptive_st.evaluation.pair_metrics import PairScorer
+from adaptive_st.evaluation.scoring import PairScorer
 from adaptive_st.inference import load_stylizer
-from adaptive_st.inference.checkpoint import read_checkpoint
-from adaptive_st.inference.safe_config import safe_instantiate
 from adaptive_st.losses import build_vgg
 from adaptive_st.losses.perceptual import content_loss, gram_style_loss, meanstd_style_loss
 

@@ -85,10 +85,10 @@ def report(args: argparse.Namespace) -> int:
 def prepare(args: argparse.Namespace) -> None:
     """Stylize and score the pairs into a new study folder (the only step that loads torch)."""
     from adaptive_st.cli.evaluate import parse_pairs
-    from adaptive_st.cli.stylize import collect_images
+    from adaptive_st.cli.files import collect_images
     from adaptive_st.evaluation import EvalSettings, MetricSources, make_pairs, unique_labels
     from adaptive_st.inference import resolve_runtime
-    from adaptive_st.inference.allocator import retain_freed_memory
+    from adaptive_st.inference.runtime import retain_freed_memory
     from adaptive_st.judge.prepare import prepare_study
 
     if len(args.checkpoints) < 2:

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptive_st.cli.files import OutputPathError as OutputPathError
+from adaptive_st.cli.files import check_out_dir, collect_images
+from adaptive_st.cli.files import os_error_line as os_error_line
 from adaptive_st.cli.helptext import plain
 from adaptive_st.inference.choices import (
     AUTO_TILE_ABOVE,
@@ -43,7 +46,7 @@ log = logging.getLogger("adaptive_st.stylize")
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message is the whole story: printed as one line, no traceback."""
     from adaptive_st.data.images import DataConfigError, ImageLoadError
-    from adaptive_st.inference.errors import CheckpointError, ConditionError
+    from adaptive_st.inference.model import CheckpointError, ConditionError
     from adaptive_st.pretrained import MissingWeightsError
 
     return (CheckpointError, ConditionError, ImageLoadError, DataConfigError, MissingWeightsError, ValueError)
@@ -105,66 +108,11 @@ def parse_tile(value: str) -> int | None:
         raise ValueError(f"--tile {value!r}: expected 'auto' or a number of pixels (0 = no tiling)") from None
 
 
-class OutputPathError(ValueError):
-    """``--out`` cannot receive files; the message names the option, the path and what to do."""
-
-
-def check_out_dir(out: Path, option: str = "--out") -> None:
-    """Fail now, naming ``option``, if no file can be written under ``out`` (checked before any model is
-    loaded; nothing is created). Python's own errors come late and name neither the option nor the fix:
-    ``[Errno 17] File exists`` for a file, ``NotADirectoryError`` below one, ``[Errno 30]`` read-only."""
-    import os
-
-    if out.exists() and not out.is_dir():
-        raise OutputPathError(f"{option} {out}: is a file, not a folder; give a folder (created if missing)")
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OutputPathError(f"{option} {out}: {existing} is a file, so no folder can be created below it; "
-                              f"choose another {option}")
-    read_only = _read_only(existing)
-    if read_only or not os.access(existing, os.W_OK | os.X_OK):
-        where = "" if existing == out else f" (it would be created in {existing})"
-        reason = "read-only file system" if read_only else "permission denied"
-        raise OutputPathError(f"{option} {out}: cannot write there{where}: {reason}; choose a writable {option}")
-
-
-def _read_only(path: Path) -> bool:
-    import os
-
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except (OSError, AttributeError):  # no statvfs (Windows): os.access alone decides
-        return False
-
-
-def os_error_line(err: OSError) -> str:
-    """One line for an OSError the CLIs did not foresee (a disk filling up mid-run): the path and the reason."""
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{err.strerror or err}; check the disk and permissions of --out"
-
-
 @dataclass
 class Job:
     content: Path
     style: Style
     target: Path
-
-
-def collect_images(paths: Sequence[Path], what: str) -> list[Path]:
-    """Files as given, folders expanded (sorted, recursive)."""
-    from adaptive_st.data.images import ImageLoadError, list_images
-
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out += list_images(path, what)
-        elif path.exists():
-            out.append(path)
-        else:
-            raise ImageLoadError(f"{path}: {what} file does not exist.")
-    return out
 
 
 def content_stems(contents: Sequence[Path], root: Path) -> dict[Path, Path]:
@@ -222,7 +170,7 @@ def plan(args: argparse.Namespace, styles: Sequence[Style]) -> list[Job]:
     for content in contents:
         for style in styles:
             stem = stems[content]
-            name = output_name(stem.name, style.name, args.alpha, args.lam)
+            name = output_name(stem.name, style.name, args.alpha, args.lam, args.preserve_color)
             jobs.append(Job(content, style, args.out / stem.parent / name))
     return jobs
 
@@ -265,7 +213,8 @@ def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
     model = load_stylizer(args.checkpoint, runtime.device, use_ema=not args.no_ema)
     if args.backend == "torch":
         return StyleTransfer(model, runtime, args.vgg_path, args.compile)
-    from adaptive_st.inference.onnx_backend import OnnxStyleTransfer, cached_onnx
+    from adaptive_st.inference.engine import OnnxStyleTransfer
+    from adaptive_st.inference.export import cached_onnx
 
     def announce(target: Path) -> None:
         print(f"exporting {model.path} ({model.weights_label} weights) to ONNX once: {target}", file=sys.stderr)
@@ -279,15 +228,15 @@ def run(args: argparse.Namespace) -> int:
 
     from adaptive_st.data.images import ImageLoadError
     from adaptive_st.inference import StylizeOptions, read_image, resolve_runtime, write_png
-    from adaptive_st.inference.allocator import retain_freed_memory
-    from adaptive_st.inference.condition import check_lambda
+    from adaptive_st.inference.model import check_lambda
+    from adaptive_st.inference.runtime import retain_freed_memory
 
     check_out_dir(args.out)
     check_backend_options(args)
     options = StylizeOptions(alpha=args.alpha, lam=args.lam, preserve_color=args.preserve_color, size=args.size,
                              tile=parse_tile(args.tile), tile_overlap=args.tile_overlap,
                              stats_size=args.stats_size)
-    retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.allocator)
+    retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.runtime)
     if args.backend == "onnxruntime":
         runtime = resolve_runtime("cpu", "fp32", False)
     else:

@@ -58,8 +58,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     """Check the config (and the checkpoint to resume), seed, then instantiate datamodule, module and trainer."""
     import lightning as L
 
+    from adaptive_st.checkpoint import load_resume_checkpoint
     from adaptive_st.cli.validation import validate_config
-    from adaptive_st.module.checkpoint_io import load_resume_checkpoint
     from adaptive_st.module.csv_resume import continue_csv_logs
 
     validate_config(cfg)
@@ -142,9 +142,9 @@ def _config_errors(group: str) -> Iterator[None]:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message names the key, file or fault and the fix: reported as one line per problem by
     the CLI, without a traceback (any other exception is a bug and keeps its traceback)."""
+    from adaptive_st.checkpoint import CheckpointError, CheckpointWriteError
     from adaptive_st.cli.validation import ConfigError
     from adaptive_st.data.images import DataConfigError, ImageLoadError
-    from adaptive_st.module.checkpoint_io import CheckpointError, CheckpointWriteError
     from adaptive_st.module.style_transfer import NonFiniteLossError
     from adaptive_st.pretrained import MissingWeightsError
 
@@ -164,7 +164,7 @@ def _plugins(cfg: DictConfig) -> list[Any]:
     """The config's ``trainer.plugins`` plus atomic checkpoint writes, unless it brings its own CheckpointIO."""
     from lightning.fabric.plugins.io import CheckpointIO
 
-    from adaptive_st.module.checkpoint_io import AtomicCheckpointIO
+    from adaptive_st.checkpoint import AtomicCheckpointIO
 
     plugins = list(instantiate(cfg.trainer.get("plugins")) or [])
     if not any(isinstance(p, CheckpointIO) for p in plugins):

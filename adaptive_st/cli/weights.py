@@ -52,12 +52,11 @@ def identify_vgg(path: Path) -> str | None:
     for name in VGG_NAMES:
         if path.name in KNOWN_WEIGHTS[name].hub_filenames:
             return name
-    import torch
-
+    from adaptive_st.checkpoint import load_file
     from adaptive_st.losses.vgg_layout import build_layout
 
     try:
-        keys = set(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+        keys = set(load_file(path, mmap=True))
     except Exception:  # not a state dict: report it as unrecognised rather than crash the report
         return None
     if "features.0.weight" in keys:

@@ -200,12 +200,11 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
 
         ``rng=None``: the centre crop, no flip (validation, and whole style images with ``style_size``)."""
         size = size or self.crop_size
-        _, h, w = image.shape
         if rng is None:
-            top, left, flip = (h - size) // 2, (w - size) // 2, False
-        else:
-            top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-            flip = bool(rng.random() < 0.5)
+            return center_crop(image, size)
+        _, h, w = image.shape
+        top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        flip = bool(rng.random() < 0.5)
         patch = image.numpy()[:, top : top + size, left : left + size]
         if flip:
             patch = patch[:, :, ::-1]
@@ -222,3 +221,17 @@ def resize_shorter_side(img: Image.Image, size: int) -> Image.Image:
     scale = size / min(w, h)
     new = (size, max(size, round(h * scale))) if w <= h else (max(size, round(w * scale)), size)
     return img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre ``size`` crop of a uint8 (3, H, W) image, as float32 in [0, 1]."""
+    _, h, w = image.shape
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[:, top : top + size, left : left + size].float().div_(255.0).contiguous()
+
+
+def eval_crop(img: Image.Image, load_size: int, crop_size: int) -> torch.Tensor:
+    """The evaluation-mode preprocessing, the one used everywhere an image is not randomly cropped: validation,
+    the policy comparison, and the style code / per-image λ at inference (``inference.images``). The shorter
+    side is resized to ``load_size`` (PIL bicubic), then the centre ``crop_size`` crop; float32 (3, crop, crop)."""
+    return center_crop(pil_to_uint8_tensor(resize_shorter_side(img, load_size)), crop_size)

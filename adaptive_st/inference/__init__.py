@@ -1,5 +1,10 @@
 """Inference: rebuild G∘S from a checkpoint and stylize images (α, λ, colour preservation, tiling).
 
+``model`` (a loaded checkpoint and its λ), ``engine`` (stylize: torch or ONNX Runtime), ``images`` (files,
+names, resizing, padding, colour), ``tiling`` (tiles, AdaIN statistics, receptive field), ``runtime``
+(device, precision, allocator), ``export`` (TorchScript/ONNX and the ONNX cache), ``choices`` (torch-free
+option names for ``--help``).
+
 Names load on first use (PEP 562): the CLIs import their option choices from
 ``adaptive_st.inference.choices`` to build ``--help`` without importing torch.
 """
@@ -10,20 +15,20 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "load_stylizer": "checkpoint",
-    "read_checkpoint": "checkpoint",
+    "load_stylizer": "model",
+    "read_checkpoint": "model",
     "Style": "engine",
     "StyleTransfer": "engine",
     "StylizeOptions": "engine",
-    "CheckpointError": "errors",
-    "ConditionError": "errors",
-    "NonFiniteError": "errors",
+    "CheckpointError": "model",
+    "ConditionError": "model",
+    "NonFiniteError": "model",
     "read_image": "images",
     "write_png": "images",
     "LoadedModel": "model",
     "conditioned_policy_names": "model",
-    "mix_name": "naming",
-    "output_name": "naming",
+    "mix_name": "images",
+    "output_name": "images",
     "PRECISIONS": "runtime",
     "Runtime": "runtime",
     "resolve_runtime": "runtime",
@@ -59,10 +64,15 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from adaptive_st.inference.checkpoint import load_stylizer, read_checkpoint
     from adaptive_st.inference.engine import Style, StyleTransfer, StylizeOptions
-    from adaptive_st.inference.errors import CheckpointError, ConditionError, NonFiniteError
-    from adaptive_st.inference.images import read_image, write_png
-    from adaptive_st.inference.model import LoadedModel, conditioned_policy_names
-    from adaptive_st.inference.naming import mix_name, output_name
+    from adaptive_st.inference.images import mix_name, output_name, read_image, write_png
+    from adaptive_st.inference.model import (
+        CheckpointError,
+        ConditionError,
+        LoadedModel,
+        NonFiniteError,
+        conditioned_policy_names,
+        load_stylizer,
+        read_checkpoint,
+    )
     from adaptive_st.inference.runtime import PRECISIONS, Runtime, resolve_runtime

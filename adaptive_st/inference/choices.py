@@ -8,7 +8,7 @@ from __future__ import annotations
 
 #: Autocast precisions of G (``runtime.PRECISIONS`` maps them to dtypes).
 PRECISION_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16")
-#: Colour preservation modes (see ``inference.color``).
+#: Colour preservation modes (see ``inference.images``).
 PRESERVE_COLOR: tuple[str, ...] = ("none", "luminance", "histogram")
 #: ``tile=None`` ("auto") tiles only images whose longer side exceeds AUTO_TILE_ABOVE, with DEFAULT_TILE tiles.
 AUTO_TILE_ABOVE = 2048

@@ -2,6 +2,13 @@
 
 One content image at a time (sizes differ in a folder); the per-content work is S's small MLP (for λ
 and colour matching) and G, tiled when the image is large.
+
+:class:`OnnxStyleTransfer` (``stylize --backend onnxruntime``) runs G∘S in ONNX Runtime on the graph
+``adaptive-st export`` writes (cached by ``export.cached_onnx``). Everything around G∘S (reading images,
+the training-style crop of the style image, λ, colour preservation) is the torch engine's, so both
+backends give the same numbers up to float rounding (tests/inference checks 1e-4). What the exported graph
+cannot do is refused rather than approximated: style mixing (the graph encodes one style), tiling,
+fp16/bf16 and CUDA.
 """
 
 from __future__ import annotations
@@ -12,29 +19,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from adaptive_st.inference.color import PRESERVE_COLOR, keep_content_chroma, match_color, to_grey
-from adaptive_st.inference.condition import check_lambda, default_condition, per_image_lambda
-from adaptive_st.inference.errors import ConditionError, NonFiniteError
-from adaptive_st.inference.images import center_crop_like_training, resize_longer_side
-from adaptive_st.inference.model import LoadedModel
-from adaptive_st.inference.norm_stats import shared_statistics
-from adaptive_st.inference.padding import MULTIPLE, crop_to, pad_to_multiple
-from adaptive_st.inference.receptive_field import default_overlap, minimum_side
+from adaptive_st.inference.export import export_spec, import_onnxruntime
+from adaptive_st.inference.images import (
+    MULTIPLE,
+    PRESERVE_COLOR,
+    center_crop_like_training,
+    crop_to,
+    keep_content_chroma,
+    match_color,
+    pad_to_multiple,
+    resize_longer_side,
+    to_grey,
+)
+from adaptive_st.inference.model import (
+    CheckpointError,
+    ConditionError,
+    LoadedModel,
+    check_finite_output,
+    check_lambda,
+    check_style_weights,
+    default_condition,
+    per_image_lambda,
+)
 from adaptive_st.inference.runtime import Runtime
 from adaptive_st.inference.tiling import (
     AUTO_TILE_ABOVE,
     BLEND,
     DEFAULT_STATS_SIZE,
     DEFAULT_TILE,
+    default_overlap,
+    minimum_side,
     run_tiled,
+    shared_statistics,
 )
 
 if TYPE_CHECKING:
     from adaptive_st.losses.vgg import VGGFeatures
-
 
 @dataclass(frozen=True)
 class StylizeOptions:
@@ -209,23 +233,53 @@ class StyleTransfer:
         return crop_to(out.float(), h, w)[0]
 
 
-def check_finite_output(out: Tensor, model: LoadedModel, runtime: Runtime) -> None:
-    """Refuse NaN/inf output (it would be saved as a black image and scored as "unavailable")."""
-    if bool(torch.isfinite(out).all()):
-        return
-    fixes = "use an earlier checkpoint"
-    if runtime.precision != "fp32":
-        fixes = "try --precision fp32 (an activation may overflow in " + runtime.precision + "), or " + fixes
-    if model.weights == "ema":
-        fixes += ", or --no-ema"
-    raise NonFiniteError(f"{model.path}: the model's outputs are not finite (NaN/inf) although its {model.weights_label} "
-                         f"weights are; the checkpoint is broken for this input — {fixes}.")
+class OnnxStyleTransfer(StyleTransfer):
+    """:class:`StyleTransfer` whose G∘S runs in ONNX Runtime (CPU); styles are kept as the preprocessed
+    style image the graph encodes, so a folder still prepares each style once."""
 
+    def __init__(self, model: LoadedModel, onnx_path: Path, threads: int | None = None,
+                 vgg_path: str | Path | None = None) -> None:
+        super().__init__(model, Runtime(torch.device("cpu")), vgg_path)
+        ort = import_onnxruntime()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.onnx_path = Path(onnx_path)
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        names = [i.name for i in self.session.get_inputs()]
+        expected = list(export_spec(model).input_names)
+        if names != expected:
+            raise CheckpointError(f"{onnx_path}: graph inputs {names} do not match this checkpoint's "
+                                  f"{expected}; delete the file (it is re-exported)")
+        self._input_names = names
 
-def check_style_weights(weights: Sequence[float] | None, n: int) -> None:
-    if weights is None:
-        return
-    if len(weights) != n:
-        raise ValueError(f"{len(weights)} style weights for {n} styles: give one weight per style")
-    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"style weights {list(weights)}: must be >= 0 with a positive sum")
+    def _encode(self, images: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
+        if len(images) != 1:
+            raise ConditionError("--backend onnxruntime takes one style per output (the exported graph encodes a "
+                                 "single style image); mix styles with --backend torch")
+        load_size, crop = self.model.train_crop
+        return center_crop_like_training(images[0], load_size, crop).unsqueeze(0)
+
+    def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
+        self._check_ids(ids, weights)
+        if len(ids) != 1:
+            raise ConditionError("--backend onnxruntime takes one style id per output; mix styles with "
+                                 "--backend torch")
+        return Style(name, torch.tensor(list(ids), dtype=torch.long), [], None)
+
+    def _run(self, x: Tensor, code: Tensor, cond: Tensor | None, options: StylizeOptions) -> Tensor:
+        if options.tile:
+            raise ConditionError(f"--tile {options.tile}: the onnxruntime backend runs whole images; use "
+                                 "--tile auto/0, or --backend torch for tiling")
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x.unsqueeze(0).float(), min_side=self._min_side)  # 1×1, 3×5000: like torch
+        feeds = {self._input_names[0]: padded.contiguous().numpy(),
+                 self._input_names[1]: code.contiguous().numpy(),
+                 "alpha": np.array([options.alpha], dtype=np.float32)}
+        if self.model.conditioned:
+            if cond is None:  # cannot happen: conditioned models always get a λ from default_condition
+                raise ConditionError(f"{self.model.path}: no λ for a λ-conditioned model")
+            feeds["lam"] = cond.reshape(1).float().cpu().numpy()
+        return crop_to(torch.from_numpy(self.session.run(None, feeds)[0][0]), h, w)

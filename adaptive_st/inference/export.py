@@ -1,20 +1,31 @@
-"""TorchScript and ONNX export of G∘S: ``(content, style, alpha[, lam]) → output`` for any H×W.
+"""TorchScript and ONNX export of G∘S, and the ONNX graph cache of ``stylize --backend onnxruntime``.
 
-The ONNX graph has batch 1 and symbolic H/W; the traced TorchScript accepts any batch. Both reflect-pad
-the content to a multiple of 8 and crop back, so callers need not know G's stride. Inputs: ``content`` (B,3,H,W) and ``style`` (B or 1,3,h,w) RGB in [0,1] (``style`` is (B,)
-int64 ids for embedding models), ``alpha`` (B or 1,) float, and for λ-conditioned models ``lam``
-(B or 1,) float > 0. A per-image model's λ needs VGG pair features, which are not exported: pass λ.
-TorchScript is traced (``torch.jit.script`` cannot compile the generators); ONNX uses the
-``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
+Signature: ``(content, style, alpha[, lam]) → output`` for any H×W. The ONNX graph has batch 1 and
+symbolic H/W; the traced TorchScript accepts any batch. Both reflect-pad the content to a multiple of 8 and
+crop back, so callers need not know G's stride. Inputs: ``content`` (B,3,H,W) and ``style`` (B or 1,3,h,w)
+RGB in [0,1] (``style`` is (B,) int64 ids for embedding models), ``alpha`` (B or 1,) float, and for
+λ-conditioned models ``lam`` (B or 1,) float > 0. A per-image model's λ needs VGG pair features, which are
+not exported: pass λ. TorchScript is traced (``torch.jit.script`` cannot compile the generators); ONNX uses
+the ``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
 symbolic H/W.
+
+The ONNX cache: a graph is exported once per checkpoint (and per weight set, EMA or live), by default into
+``<checkpoint folder>/.onnx_cache/`` (``~/.cache/adaptive_st/onnx`` when that folder is read-only), and is
+checked against the eager model before it is used (``PARITY_TOLERANCE``). Its key holds the checkpoint's
+path, size and mtime, the weight set, the opset and the torch / adaptive_st versions, so a re-trained
+``last.ckpt`` is exported again and its stale graph removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
+import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import adaptive_st
 from adaptive_st.inference.choices import OPSET as OPSET  # Resize with antialias needs opset 18
-from adaptive_st.inference.errors import CheckpointError, NonFiniteError
-from adaptive_st.inference.model import LoadedModel
+from adaptive_st.inference.model import CheckpointError, LoadedModel, NonFiniteError
 from adaptive_st.models import Stylizer
 
 #: Max |exported − eager| accepted by ``adaptive-st export`` and by the onnxruntime backend's cache.
@@ -204,3 +215,75 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
             out = torch.from_numpy(session.run(None, feeds)[0])
             diffs["onnx"] = max(diffs.get("onnx", 0.0), _max_diff(out, ref))
     return diffs
+
+
+# -------------------------------------------------------------------------------------- ONNX cache
+CACHE_DIRNAME = ".onnx_cache"
+
+
+def user_cache_dir() -> Path:
+    """Fallback cache for checkpoints in read-only folders (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "adaptive_st" / "onnx"
+
+
+def import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise CheckpointError("--backend onnxruntime needs onnxruntime, onnx and onnxscript: "
+                              "pip install 'adaptive_st[export]' (or use --backend torch)") from None
+    return onnxruntime
+
+
+def cache_name(model: LoadedModel, opset: int = OPSET) -> str:
+    """``<ckpt stem>.<ema|live>.<key>.onnx``; the key changes whenever the exported graph could."""
+    stat = model.path.stat()
+    key = {"path": str(model.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+           "weights": model.weights, "opset": opset, "torch": torch.__version__,
+           "adaptive_st": adaptive_st.__version__}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{model.path.stem}.{model.weights}.{digest}.onnx"
+
+
+def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = OPSET,
+                announce: Callable[[Path], None] | None = None) -> Path:
+    """The model's ONNX graph from the cache, exported and parity-checked on first use.
+
+    ``cache_dir`` replaces the default locations; ``announce(target)`` is called before an export (it
+    takes a while: the CLI says so). Written to a temporary name and renamed, so an interrupted export
+    never leaves a truncated graph that a later run would trust.
+    """
+    name = cache_name(model, opset)
+    folders = [cache_dir] if cache_dir is not None else [model.path.parent / CACHE_DIRNAME, user_cache_dir()]
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    errors = []
+    for folder in folders:
+        tmp = folder / f".{name}.{os.getpid()}.tmp.onnx"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if announce is not None:
+                announce(folder / name)
+            export_onnx(model, tmp, opset)
+            diff = parity(model, onnx=tmp).get("onnx", float("inf"))
+            if not diff <= PARITY_TOLERANCE:
+                raise CheckpointError(f"{model.path}: the ONNX export differs from the eager model by {diff:.2e} "
+                                      f"(> {PARITY_TOLERANCE:g}); use --backend torch")
+            os.replace(tmp, folder / name)
+        except OSError as err:
+            errors.append(f"{folder}: {err.strerror or err}")
+            continue
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        stem = f"{model.path.stem}.{model.weights}."
+        for stale in folder.glob(f"{stem}*.onnx"):
+            if stale.name != name:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        return folder / name
+    raise CheckpointError(f"{model.path}: cannot write the ONNX cache ({'; '.join(errors)}); "
+                          "pass --onnx-cache DIR with a writable folder")
+

@@ -1,19 +1,41 @@
-"""A stylizer rebuilt from a checkpoint, with what the inference code needs to know about its training."""
+"""A stylizer loaded from a checkpoint, what inference needs to know about its training, and its λ.
+
+:func:`load_stylizer` rebuilds G∘S and the policy through :func:`adaptive_st.checkpoint.load_networks`
+(the EMA of G and S by default). λ fed to S is explicit (``--lam``), the policy's inference default, or
+per image from pair features; only models trained with a λ-conditioned policy take λ, and asking it of
+another model is an error that names the policies that do, rather than a silently ignored flag.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 
+from adaptive_st.checkpoint import CheckpointError as CheckpointError
+from adaptive_st.checkpoint import NonFiniteError as NonFiniteError
+from adaptive_st.checkpoint import load_networks, read_checkpoint, safe_instantiate
+from adaptive_st.inference.images import center_crop_like_training
+from adaptive_st.inference.runtime import Runtime
 from adaptive_st.models import Stylizer
-from adaptive_st.policies import POLICIES, WeightPolicy
+from adaptive_st.policies import POLICIES, PolicyBatch, WeightPolicy
+from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 
 if TYPE_CHECKING:
     from adaptive_st.losses.vgg import VGGFeatures
+
+__all__ = ["CheckpointError", "ConditionError", "LoadedModel", "NonFiniteError", "load_stylizer", "read_checkpoint"]
+log = logging.getLogger(__name__)
+
+
+class ConditionError(ValueError):
+    """λ was asked of a model that cannot take it (or a per-image λ cannot be computed)."""
 
 
 def conditioned_policy_names() -> list[str]:
@@ -82,8 +104,6 @@ class LoadedModel:
     def build_vgg(self, weights_path: str | Path | None = None) -> VGGFeatures:
         """The frozen VGG of the checkpoint's loss config (``loss.perceptual.vgg``); ``weights_path``
         replaces the saved path, for checkpoints trained on another machine."""
-        from adaptive_st.inference.safe_config import safe_instantiate
-
         overrides = {} if weights_path is None else {"weights_path": str(weights_path)}
         vgg = safe_instantiate(self.config, "loss.perceptual.vgg", self.path, **overrides)
         return vgg.to(self.device)
@@ -95,3 +115,101 @@ class LoadedModel:
     @property
     def content_layers(self) -> tuple[str, ...]:
         return tuple(self.config["loss"]["perceptual"]["content_layers"])
+
+
+def load_stylizer(ckpt_path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True) -> LoadedModel:
+    """G∘S and the policy of a checkpoint in eval mode (:func:`adaptive_st.checkpoint.load_networks`).
+
+    ``use_ema``: the averaged G and S when the run kept them (the weights validation measured), else the
+    live ones; :attr:`LoadedModel.weights` says which were loaded.
+    """
+    path = Path(ckpt_path).expanduser()
+    stylizer, policy, config, weights = load_networks(path, use_ema)
+    device = torch.device(device)
+    return LoadedModel(path=path, stylizer=stylizer.to(device), policy=policy.to(device), config=config,
+                       device=device, weights=weights)
+
+
+# ------------------------------------------------------------------------------------------------ λ
+log = logging.getLogger(__name__)
+#: λ is fed to S as a float32: beyond these it overflows to inf or underflows to 0 (log λ = -inf).
+LAMBDA_LIMITS = (float(torch.finfo(torch.float32).tiny), float(torch.finfo(torch.float32).max))
+
+
+def check_lambda(model: LoadedModel, lam: float | None) -> None:
+    """Reject λ for unconditioned models and non-positive λ; warn outside a conditional model's range."""
+    if lam is None:
+        return
+    if not model.conditioned:
+        raise ConditionError(
+            f"{model.path}: λ (--lam) is only an input of models trained with a λ-conditioned policy "
+            f"({', '.join(conditioned_policy_names())}); this checkpoint was trained with policy="
+            f"{model.policy_name}, whose λ was a training-time loss weight only. Use --alpha to dial the "
+            "style strength instead."
+        )
+    if not (math.isfinite(lam) and LAMBDA_LIMITS[0] <= lam <= LAMBDA_LIMITS[1]):
+        lo, hi = LAMBDA_LIMITS
+        raise ConditionError(f"λ (--lam) {lam:g}: must be a finite number > 0 that float32 holds, in "
+                             f"[{lo:.3g}, {hi:.3g}] (S conditions on log λ)")
+    lo, hi = getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)
+    if lo is not None and hi is not None and not lo <= lam <= hi:
+        log.warning("λ=%g is outside the range [%g, %g] this model was trained on: results extrapolate", lam, lo, hi)
+
+
+def per_image_lambda(model: LoadedModel, vgg: VGGFeatures, content: Tensor, styles: Sequence[Tensor],
+                     weights: Sequence[float] | None = None) -> Tensor:
+    """The per-image policy's λ for one content (3,H,W) and its style image(s); (1,).
+
+    Pair features are computed on the training's evaluation-mode crops (the running means they are
+    compared with were measured on those), with one VGG pass per image. With several weighted styles
+    the λ are averaged with the same weights.
+    """
+    load_size, crop = model.train_crop
+    device = model.device
+    c = center_crop_like_training(content, load_size, crop).unsqueeze(0).to(device)
+    layers = model.style_layers
+    c_feats = vgg(c, layers)
+    lams = []
+    for style in styles:
+        s = center_crop_like_training(style, load_size, crop).unsqueeze(0).to(device)
+        feats = pair_features(c, c_feats, vgg(s, layers), layers)
+        batch = PolicyBatch(step=0, batch_size=1, device=device, pair_features=feats,
+                            feature_names=FEATURE_NAMES, training=False)
+        lams.append(model.policy.inference_condition(batch).float().reshape(1))
+    w = torch.tensor(list(weights) if weights is not None else [1.0] * len(lams), device=device)
+    return (torch.stack(lams, 0).squeeze(1) * w).sum().reshape(1) / w.sum()
+
+
+def default_condition(model: LoadedModel, lam: float | None) -> Tensor | None:
+    """λ for models whose λ does not depend on the image: explicit, else the policy's inference value."""
+    if not model.conditioned:
+        return None
+    batch = PolicyBatch(step=0, batch_size=1, device=model.device, training=False)
+    if lam is not None:
+        return model.policy.inference_condition(batch, lam=lam)
+    if model.per_image:
+        raise ConditionError("a per-image model needs pair features for its λ (or an explicit --lam)")
+    return model.policy.inference_condition(batch)
+
+
+# ------------------------------------------------------------------------------------------- checks
+def check_finite_output(out: Tensor, model: LoadedModel, runtime: Runtime) -> None:
+    """Refuse NaN/inf output (it would be saved as a black image and scored as "unavailable")."""
+    if bool(torch.isfinite(out).all()):
+        return
+    fixes = "use an earlier checkpoint"
+    if runtime.precision != "fp32":
+        fixes = "try --precision fp32 (an activation may overflow in " + runtime.precision + "), or " + fixes
+    if model.weights == "ema":
+        fixes += ", or --no-ema"
+    raise NonFiniteError(f"{model.path}: the model's outputs are not finite (NaN/inf) although its {model.weights_label} "
+                         f"weights are; the checkpoint is broken for this input — {fixes}.")
+
+
+def check_style_weights(weights: Sequence[float] | None, n: int) -> None:
+    if weights is None:
+        return
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} style weights for {n} styles: give one weight per style")
+    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"style weights {list(weights)}: must be >= 0 with a positive sum")

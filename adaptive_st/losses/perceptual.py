@@ -91,6 +91,14 @@ STYLE_LOSSES: dict[str, Callable[[Features, Features | StyleStats, Sequence[str]
 }
 
 
+def style_distances(feats_out: Features, style: Features | StyleStats, layers: Sequence[str]) -> dict[str, Tensor]:
+    """(B,) ``style_meanstd`` and ``style_gram`` of output features to a style's features or statistics: the
+    one definition of the style distance every metric reports (validation, ``evaluate``, the comparison)."""
+    stats = _as_stats(style, layers)
+    return {"style_meanstd": meanstd_style_loss(feats_out, stats, layers),
+            "style_gram": gram_style_loss(feats_out, stats, layers)}
+
+
 class PerceptualLoss(nn.Module):
     """Content + style losses of ``output`` against ``content`` and ``style`` images, per sample.
 
@@ -179,9 +187,8 @@ class PerceptualLoss(nn.Module):
             kind = "meanstd"
         if kind not in STYLE_LOSSES:
             raise ValueError(f"style kind must be one of {STYLE_KINDS}, got {kind!r}")
-        return STYLE_LOSSES[kind](
-            self.vgg(output, self.style_layers), self.vgg(style, self.style_layers), self.style_layers
-        )
+        layers = self.style_layers
+        return style_distances(self.vgg(output, layers), self.vgg(style, layers), layers)[f"style_{kind}"]
 
 
 def _subset(layers: Sequence[str], vgg: VGGFeatures, key: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from adaptive_st.checkpoint.files import load_file
 from adaptive_st.losses.vgg_layout import LAYER_CHANNELS, LAYER_NAMES, build_layout, validate_layers
 from adaptive_st.pretrained import KNOWN_WEIGHTS, VGG_WEIGHTS_KEY, resolve_weights
 
@@ -76,7 +77,7 @@ class VGGFeatures(nn.Module):
     def from_normalised(cls, path: str | Path, layers: Sequence[str] = DEFAULT_LAYERS) -> VGGFeatures:
         """Load an AdaIN/WCT ``vgg_normalised*.pth`` state dict (full to relu5_1 or truncated)."""
         layers = validate_layers(layers)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_file(path)
         if not isinstance(state, Mapping) or "0.weight" not in state:
             raise ValueError(
                 f"{path} is not a normalised-VGG state dict (needs Sequential keys with the 1×1 "
@@ -113,7 +114,7 @@ class VGGFeatures(nn.Module):
         """
         layers = validate_layers(layers)
         path = KNOWN_WEIGHTS["vgg19"].resolve(weights_path, hub_dir)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_file(path)
         feats = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
         modules, relu_idx, _ = build_layout("torchvision")
         return cls(_load_body(modules, relu_idx, layers, feats, path), relu_idx, layers, "torchvision")

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from adaptive_st.checkpoint.files import load_file
 from adaptive_st.pretrained import KNOWN_WEIGHTS, LPIPS_BACKBONE_KEY, LPIPS_BACKBONES, MissingWeightsError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def load_lpips_network(net: str, backbone_file: str | Path) -> nn.Module:
     with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=False`
         warnings.simplefilter("ignore", UserWarning)
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    state = torch.load(backbone_file, map_location="cpu", weights_only=True)
+    state = load_file(backbone_file)
     mapped = {}
     for key in model.net.state_dict():
         source = "features." + key.split(".", 1)[1]
@@ -99,13 +100,10 @@ def build_lpips(
     except MissingWeightsError as err:
         if net not in _warned:
             _warned.add(net)
-            log.warning(
-                "LPIPS (net=%s) is unavailable and will not be reported: its torchvision backbone %s was not "
-                "found (config key `%s`). LPIPS is never computed with a random backbone.\n%s",
-                net,
-                spec.hub_filenames[0],
-                LPIPS_BACKBONE_KEY,
-                err,
-            )
+            # One line, once per process (a multirun's jobs share it): `adaptive-st weights check` says more.
+            looked = [*([err.explicit_path] if err.explicit_path else []), *err.searched]
+            log.warning("LPIPS (net=%s) unavailable, not reported (never with a random backbone): %s not in %s; "
+                        "set `%s` (`adaptive-st weights check` lists the files)", net, spec.hub_filenames[0],
+                        ", ".join(map(str, looked)) or "the torch hub cache", LPIPS_BACKBONE_KEY)
         return None
     return LPIPSMetric(load_lpips_network(net, path))

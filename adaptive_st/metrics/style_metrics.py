@@ -12,16 +12,16 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from adaptive_st.losses.perceptual import content_loss, gram_style_loss, meanstd_style_loss
+from adaptive_st.losses.perceptual import content_loss, style_distances
 from adaptive_st.losses.vgg import VGGFeatures
 from adaptive_st.losses.vgg_layout import validate_layers
 
-_KEYS = ("style_meanstd", "style_gram", "content_distance")
+_KEYS = ("style_meanstd", "style_gram", "content_loss")
 
 
 class StyleDistance(Metric):
     """``update(output, style, content=None)``; ``compute()`` -> mean ``style_meanstd``, ``style_gram`` and,
-    when content images were given, ``content_distance``.
+    when content images were given, ``content_loss`` (the names ``evaluate`` and the comparison report).
 
     Sums and counts are metric states (DDP-synced). The VGG is borrowed, not registered (it usually belongs
     to the training loss already), so it adds nothing to checkpoints; it is moved to the inputs' device.
@@ -62,12 +62,13 @@ class StyleDistance(Metric):
             vgg.to(output.device)
         feats_out = vgg(output)
         feats_style = vgg(style, self.style_layers)
-        self.style_meanstd_sum += meanstd_style_loss(feats_out, feats_style, self.style_layers).double().sum()
-        self.style_gram_sum += gram_style_loss(feats_out, feats_style, self.style_layers).double().sum()
+        distances = style_distances(feats_out, feats_style, self.style_layers)
+        self.style_meanstd_sum += distances["style_meanstd"].double().sum()
+        self.style_gram_sum += distances["style_gram"].double().sum()
         self.count += output.shape[0]
         if content is not None:
             d = content_loss(feats_out, vgg(content, self.content_layers), self.content_layers)
-            self.content_distance_sum += d.double().sum()
+            self.content_loss_sum += d.double().sum()
             self.content_count += output.shape[0]
 
     def compute(self) -> dict[str, Tensor]:
@@ -76,5 +77,5 @@ class StyleDistance(Metric):
             "style_gram": (self.style_gram_sum / self.count).float(),
         }
         if self.content_count > 0:
-            out["content_distance"] = (self.content_distance_sum / self.content_count).float()
+            out["content_loss"] = (self.content_loss_sum / self.content_count).float()
         return out

@@ -4,7 +4,7 @@ from adaptive_st.models.content_generator import ContentGenerator
 from adaptive_st.models.discriminator import MultiScaleDiscriminator, PatchDiscriminator
 from adaptive_st.models.feature_transform import FeatureStatsStyle, FeatureTransformGenerator
 from adaptive_st.models.style_generator import StyleEmbedding, StyleGenerator, StyleImageEncoder
-from adaptive_st.models.stylizer import Stylizer
+from adaptive_st.models.stylizer import Stylizer, build_stylizer
 
 __all__ = [
     "ContentGenerator",
@@ -16,4 +16,5 @@ __all__ = [
     "StyleGenerator",
     "StyleImageEncoder",
     "Stylizer",
+    "build_stylizer",
 ]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
 from adaptive_st.models.content_generator import ContentGenerator
 from adaptive_st.models.style_generator import StyleGenerator
+
+if TYPE_CHECKING:
+    from adaptive_st.policies import WeightPolicy
 
 
 class Stylizer(nn.Module):
@@ -52,3 +58,20 @@ class Stylizer(nn.Module):
                 cond = cond.expand(content.shape[0])
         params = self.style_generator.modulation(code, cond)
         return self.generator(content, params, alpha)
+
+
+def build_stylizer(generator: ContentGenerator, style_generator: Callable[..., StyleGenerator] | StyleGenerator,
+                   policy: WeightPolicy) -> Stylizer:
+    """G∘S, the one place they are put together: ``style_generator`` is S or a factory
+    ``(modulation_dims, cond_dim) -> S`` (Hydra ``_partial_``), since S's heads are sized by G and the policy
+    decides whether λ is an input of S (``cond_dim``), so a user never sets it. A built S must agree."""
+    conditioned = bool(policy.conditions_generator)
+    if not isinstance(style_generator, nn.Module):
+        style_generator = style_generator(modulation_dims=generator.modulation_dims, cond_dim=1 if conditioned else 0)
+    cond_dim = getattr(style_generator, "cond_dim", 0)
+    if conditioned and cond_dim < 1:
+        raise ValueError(
+            f"policy {type(policy).__name__} feeds λ to the generator: set model.style_generator.cond_dim=1")
+    if not conditioned and cond_dim > 0:
+        raise ValueError("model.style_generator.cond_dim>0 needs a λ-conditioned policy (e.g. policy=conditional)")
+    return Stylizer(generator, style_generator)

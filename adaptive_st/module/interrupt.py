@@ -36,7 +36,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from adaptive_st.module.checkpoint_io import CheckpointWriteError
+from adaptive_st.checkpoint import CheckpointWriteError
 from adaptive_st.module.style_transfer import NonFiniteLossError
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adaptive_st.checkpoint import META_KEY, metadata, reconcile_ema_state
 from adaptive_st.losses import AdversarialLoss, PerceptualLoss
 from adaptive_st.losses.perceptual import style_stats
-from adaptive_st.models import ContentGenerator, MultiScaleDiscriminator, StyleGenerator, Stylizer
+from adaptive_st.models import (
+    ContentGenerator,
+    MultiScaleDiscriminator,
+    StyleGenerator,
+    Stylizer,
+    build_stylizer,
+)
 from adaptive_st.models.feature_transform import LEVELS
 from adaptive_st.module.distributed import any_rank, rank_mean
 from adaptive_st.module.ema import StylizerEMA
@@ -106,23 +113,14 @@ class StyleTransferModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
+        stylizer = build_stylizer(generator, style_generator, policy)  # S sized by G, cond_dim by the policy
         self.generator = generator
-        if not isinstance(style_generator, nn.Module):
-            # The policy decides whether λ is a generator input, so the user never sets cond_dim.
-            style_generator = style_generator(modulation_dims=generator.modulation_dims,
-                                              cond_dim=1 if policy.conditions_generator else 0)
-        self.style_generator = style_generator
+        self.style_generator = style_generator = stylizer.style_generator
         self.discriminator = discriminator
         self.perceptual = perceptual
         self.adversarial = adversarial
         self.policy = policy
-        self.stylizer = Stylizer(generator, style_generator)
-        if policy.conditions_generator and style_generator.cond_dim < 1:
-            raise ValueError(
-                f"policy {type(policy).__name__} feeds λ to the generator: set model.style_generator.cond_dim=1"
-            )
-        if not policy.conditions_generator and style_generator.cond_dim > 0:
-            raise ValueError("model.style_generator.cond_dim>0 needs a λ-conditioned policy (e.g. policy=conditional)")
+        self.stylizer = stylizer
         for key, value in (("grad_clip_g", grad_clip_g), ("grad_clip_d", grad_clip_d)):
             if value is not None and not value > 0:
                 raise ValueError(f"module.{key}={value}: must be > 0 or null")
@@ -401,11 +399,25 @@ class StyleTransferModule(L.LightningModule):
         stylizer = self.inference_stylizer if use_ema else self.stylizer
         return stylizer(content, style, alpha=alpha, cond=cond)
 
+    def stylize_batch(self, batch: Mapping[str, Tensor], lam: float | None = None,
+                      targets: tuple[Mapping[str, Tensor], Mapping[str, Tensor]] | None = None,
+                      ) -> tuple[Tensor, Tensor | None]:
+        """G∘S on a batch as inference runs it: the policy's inference λ (``lam`` overrides it for
+        λ-conditioned models), S's input (style image or id), the EMA weights when enabled. Returns the
+        output (float32, clamped to [0, 1]) and the λ fed to S (None when the model takes none). What
+        validation and the policy comparison score; ``targets`` are the VGG features of content and style
+        when the caller has them (computed here only when per-image policies need them)."""
+        content, style = batch["content"], batch["style"]
+        if targets is None and self.policy.needs_pair_features:
+            targets = self._targets(content, style)
+        c_feats, s_feats = targets if targets is not None else ({}, {})
+        cond = self.policy.inference_condition(self._policy_batch(content, c_feats, s_feats, training=False), lam)
+        return self.inference_stylizer(content, self._style_input(batch), cond=cond).float().clamp(0, 1), cond
+
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         content, style = batch["content"], batch["style"]
         c_feats, s_feats = self._targets(content, style)
-        cond = self.policy.inference_condition(self._policy_batch(content, c_feats, s_feats, training=False))
-        fake = self.inference_stylizer(content, self._style_input(batch), cond=cond).float().clamp(0, 1)
+        fake, _ = self.stylize_batch(batch, targets=(c_feats, s_feats))
         terms = self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats)
         n = content.shape[0]
         logs = {f"val/loss_{k}": v.float().mean() for k, v in terms.items()}
@@ -434,12 +446,8 @@ class StyleTransferModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["adaptive_st"] = {
-            "config": self.run_config,
-            "consecutive_nonfinite": self._consecutive_nonfinite,
-            # Where the averaged weights are, for loaders that prefer them (stylize / export).
-            "ema": {"decay": self.ema.decay, "prefix": EMA_PREFIX} if self.ema is not None else None,
-        }
+        checkpoint[META_KEY] = metadata(self.run_config, self._consecutive_nonfinite,
+                                        self.ema.decay if self.ema is not None else None)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Not restored: a checkpoint written when NonFiniteLossError stopped the run holds the maximum
@@ -449,23 +457,6 @@ class StyleTransferModule(L.LightningModule):
         state = checkpoint.get("state_dict")
         if isinstance(state, dict):
             reconcile_ema_state(state, enabled=self.ema is not None)
-
-
-#: state_dict prefix of the EMA copy: ``ema.generator.*`` and ``ema.style_generator.*``.
-EMA_PREFIX = "ema."
-
-
-def reconcile_ema_state(state: dict[str, Tensor], enabled: bool) -> None:
-    """Let a run switch EMA on or off on resume: start the average from the live weights when the
-    checkpoint has none, drop it when the run does not average (in place)."""
-    has_ema = any(k.startswith(EMA_PREFIX) for k in state)
-    if enabled and not has_ema:
-        log.info("checkpoint has no EMA weights: starting the average from its G and S")
-        for key in [k for k in state if k.startswith(("generator.", "style_generator."))]:
-            state[EMA_PREFIX + key] = state[key].clone()
-    elif not enabled and has_ema:
-        for key in [k for k in state if k.startswith(EMA_PREFIX)]:
-            del state[key]
 
 
 def _shares_vgg(net: nn.Module, perceptual: PerceptualLoss) -> bool:

@@ -8,7 +8,6 @@ exactly the same pairs. Preprocessing is the dataset's eval path (shorter side r
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,16 +15,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from adaptive_st.data.datasets import default_load_size, resize_shorter_side
-from adaptive_st.data.images import ImageLoadError, load_rgb, pil_to_tensor
+from adaptive_st.data.datasets import default_load_size, eval_crop
+from adaptive_st.data.images import ImageLoadError, load_rgb
+from adaptive_st.evaluation import METRICS as PAIR_METRICS
+from adaptive_st.evaluation import PairScorer, mean_scores
 from adaptive_st.losses import PerceptualLoss
-from adaptive_st.metrics import ContentFidelity, LPIPSMetric, StyleDistance
+from adaptive_st.metrics import LPIPSMetric
 from adaptive_st.module.style_transfer import StyleTransferModule
 
 log = logging.getLogger(__name__)
 
 #: Metric columns ``evaluate`` returns (plus ``lambda_style_eval`` for λ-conditioned generators).
-METRICS = ("ssim", "psnr", "ssim_y", "psnr_y", "lpips", "style_meanstd", "style_gram", "content_distance")
+METRICS = PAIR_METRICS
 
 
 def held_out_pairs(num_content: int, num_style: int, max_pairs: int | None,
@@ -49,12 +50,8 @@ class PairImages:
     def get(self, path: Path) -> Tensor | None:
         if path not in self._cache:
             try:
-                img = resize_shorter_side(load_rgb(path, draft_min_side=self.load_size), self.load_size)
-                x = pil_to_tensor(img)
-                _, h, w = x.shape
-                s = self.crop_size
-                top, left = (h - s) // 2, (w - s) // 2
-                self._cache[path] = x[:, top : top + s, left : left + s].contiguous()
+                img = load_rgb(path, draft_min_side=self.load_size)
+                self._cache[path] = eval_crop(img, self.load_size, self.crop_size)
             except ImageLoadError as err:
                 log.warning("evaluation skips an unreadable image: %s", err)
                 self._cache[path] = None
@@ -80,57 +77,33 @@ def make_batches(images: PairImages, content_paths: Sequence[Path], style_paths:
     return batches
 
 
-class Scores:
-    """The metric set of one evaluation: fidelity to the content, distance to the style, LPIPS if present."""
-
-    def __init__(self, perceptual: PerceptualLoss, lpips: LPIPSMetric | None, device: torch.device) -> None:
-        self.fidelity = ContentFidelity().to(device)
-        self.style = StyleDistance(perceptual.vgg, style_layers=perceptual.style_layers,
-                                   content_layers=perceptual.content_layers).to(device)
-        self.lpips = lpips
-        if lpips is not None:
-            lpips.reset()
-
-    def update(self, out: Tensor, content: Tensor, style: Tensor) -> None:
-        self.fidelity.update(out, content)
-        self.style.update(out, style, content)
-        if self.lpips is not None:
-            self.lpips.update(out, content)
-
-    def compute(self) -> dict[str, float]:
-        result = {k: float(v) for k, v in {**self.fidelity.compute(), **self.style.compute()}.items()}
-        result["lpips"] = float(self.lpips.compute()) if self.lpips is not None else math.nan
-        return result
+def _scorer(perceptual: PerceptualLoss, lpips: LPIPSMetric | None) -> PairScorer:
+    """The evaluation scorer on the run's own loss VGG and layers."""
+    return PairScorer(perceptual.vgg, perceptual.content_layers, perceptual.style_layers, lpips)
 
 
 @torch.no_grad()
 def evaluate(module: StyleTransferModule, batches: Sequence[dict[str, Tensor]], lam: float | None = None,
              lpips: LPIPSMetric | None = None) -> dict[str, float]:
-    """SSIM/PSNR and LPIPS (output vs content), VGG style distances (vs style), VGG content distance.
+    """SSIM/PSNR and LPIPS (output vs content), VGG style distances (vs style), VGG content loss.
 
     ``lam`` overrides the inference λ of a λ-conditioned generator (conditional policy); others ignore
     it. ``lpips`` comes from ``build_lpips``, which gives None without the backbone weights: LPIPS is
     then NaN, never computed with a random backbone. Uses the module's own inference path (policy
-    condition, style encoder input, EMA weights when enabled), as its validation step does.
+    condition, style encoder input, EMA weights when enabled: ``stylize_batch``), as its validation step
+    does, and the scorer ``adaptive-st evaluate`` uses.
     """
     module.eval()
     device = next(module.parameters()).device
-    scores = Scores(module.perceptual, lpips, device)
-    conds = []
+    scorer = _scorer(module.perceptual, lpips)
+    scores, conds = [], []
     for cpu_batch in batches:
         batch = {k: v.to(device) for k, v in cpu_batch.items()}
-        content, style = batch["content"], batch["style"]
-        # Pair features (per-image policy) need VGG features of content and style; skip the pass otherwise.
-        c_feats, s_feats = ({}, {})
-        if module.policy.needs_pair_features:
-            c_feats, s_feats = module._targets(content, style)
-        policy_batch = module._policy_batch(content, c_feats, s_feats, training=False)
-        cond = module.policy.inference_condition(policy_batch, lam)
-        out = module.inference_stylizer(content, module._style_input(batch), cond=cond).float().clamp(0, 1)
-        scores.update(out, content, style)
+        out, cond = module.stylize_batch(batch, lam=lam)
+        scores.append(scorer.score_batch(out, batch["content"], batch["style"]))
         if cond is not None:
             conds.append(cond.float().cpu())
-    result = scores.compute()
+    result = mean_scores(scores)
     if conds:
         result["lambda_style_eval"] = float(torch.cat(conds).mean())
     return result
@@ -141,7 +114,5 @@ def identity_reference(perceptual: PerceptualLoss, batches: Sequence[dict[str, T
                        lpips: LPIPSMetric | None = None) -> dict[str, float]:
     """The metrics of *no* stylization (output = content): the style distance every policy starts from,
     so a policy's stylization can be read as the fraction of that distance it closed."""
-    scores = Scores(perceptual, lpips, torch.device("cpu"))
-    for batch in batches:
-        scores.update(batch["content"], batch["content"], batch["style"])
-    return scores.compute()
+    scorer = _scorer(perceptual, lpips)
+    return mean_scores(scorer.score_batch(b["content"], b["content"], b["style"]) for b in batches)

@@ -5,13 +5,14 @@ Pure functions over plain rows (``dict`` per run) so they can be unit-tested on 
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from adaptive_st.evaluation.scoring import mean_std as mean_std
 
 Row = Mapping[str, Any]
 
@@ -22,7 +23,7 @@ TABLE_COLUMNS = (
     ("LPIPS ↓", "lpips"),
     ("style mean/std ↓", "style_meanstd"),
     ("style Gram ↓", "style_gram"),
-    ("content dist ↓", "content_distance"),
+    ("content loss ↓", "content_loss"),
     ("stylized % ↑", "style_gain_pct"),
     ("λ content", "lambda_content"),
     ("λ style", "lambda_style"),
@@ -31,32 +32,11 @@ TABLE_COLUMNS = (
 )
 #: The Pareto axes: x (style distance, lower is better) against y (content fidelity).
 STYLE_KEY = "style_meanstd"
-FIDELITY_KEYS = (("ssim", True), ("content_distance", False))  # (key, higher is better)
+FIDELITY_KEYS = (("ssim", True), ("content_loss", False))  # (key, higher is better)
 #: Differences below this share of the baseline's own move away from the unstylized input are
 #: negligible: stylization in a short run closes only a few % of the style distance, so the floor is
 #: relative to that, not to the distance itself.
 NEGLIGIBLE = 0.05
-
-
-def _finite(values: Sequence[Any]) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out.append(f)
-    return out
-
-
-def mean_std(values: Sequence[Any]) -> tuple[float, float, int]:
-    """(mean, sample std with ddof=1, n) of the finite values; std is NaN for n < 2, both NaN for n = 0."""
-    x = _finite(values)
-    if not x:
-        return math.nan, math.nan, 0
-    std = float(np.std(x, ddof=1)) if len(x) > 1 else math.nan
-    return float(np.mean(x)), std, len(x)
 
 
 def aggregate(rows: Sequence[Row], keys: Sequence[str], by: str = "policy") -> list[dict[str, Any]]:
@@ -95,21 +75,6 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float], x_lower: bool = True,
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def write_csv(path: Path, rows: Sequence[Row], columns: Sequence[str] | None = None) -> None:
-    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(row.get(k)) for k in columns})
-
-
-def _csv_value(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
-        return "n/a"
-    return v
-
-
 #: Number formats of the Markdown table (std uses the mean's, so digits line up); default ``.4g``.
 FORMATS = {"ssim": ".4f", "ssim_y": ".4f", "psnr": ".2f", "psnr_y": ".2f", "lpips": ".4f",
            "train_time_s": ".0f"}
@@ -193,13 +158,13 @@ def reading(summary: Sequence[Row], rows: Sequence[Row], baseline: str = "consta
     names = [str(r["policy"]) for r in summary]
     xs = [r[f"{STYLE_KEY}_mean"] for r in summary]
     front = [n for n, on in zip(names, pareto_front(xs, [r["ssim_mean"] for r in summary])) if on]
-    front_cd = [n for n, on in zip(names, pareto_front(xs, [r["content_distance_mean"] for r in summary],
+    front_cd = [n for n, on in zip(names, pareto_front(xs, [r["content_loss_mean"] for r in summary],
                                                          y_higher=False)) if on]
     seeds = max((int(r["n"]) for r in summary), default=0)
     lines = [
         "- **Pareto front** (style mean/std distance ↓ vs SSIM ↑, means over seeds): "
         f"{', '.join(front) or '—'}.",
-        f"- Front with VGG content distance ↓ instead of SSIM: {', '.join(front_cd) or '—'}.",
+        f"- Front with VGG content loss ↓ instead of SSIM: {', '.join(front_cd) or '—'}.",
     ]
     base = next((r for r in summary if r["policy"] == baseline), None)
     if base is None or not math.isfinite(base["ssim_mean"]):
@@ -266,7 +231,7 @@ def reading(summary: Sequence[Row], rows: Sequence[Row], baseline: str = "consta
 # ---------------------------------------------------------------------------------------------- plot
 def plot_pareto(summary: Sequence[Row], path: Path, title: str = "",
                 identity: Mapping[str, float] | None = None) -> None:
-    """Two panels (style distance vs SSIM, vs content distance): one marker per policy with ±std error
+    """Two panels (style distance vs SSIM, vs content loss): one marker per policy with ±std error
     bars, the Pareto front ringed and joined, the conditional λ sweep as a dashed curve, and the
     unstylized input (``identity``) as a star for scale."""
     import matplotlib
@@ -307,7 +272,7 @@ def plot_pareto(summary: Sequence[Row], path: Path, title: str = "",
             ax.plot(identity[STYLE_KEY], identity[key], "*", ms=14, color="gray",
                     label="input (no stylization)")
         ax.set_xlabel("style distance (VGG mean/std, vs style image) ↓")
-        ax.set_ylabel("SSIM to content ↑" if key == "ssim" else "content distance (VGG) ↓")
+        ax.set_ylabel("SSIM to content ↑" if key == "ssim" else "content loss (VGG) ↓")
         ax.ticklabel_format(useOffset=False)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)

@@ -15,8 +15,7 @@ from adaptive_st.inference import (
     read_image,
     resolve_runtime,
 )
-from adaptive_st.inference.color import match_color, rgb_to_ycbcr, ycbcr_to_rgb
-from adaptive_st.inference.images import resize_longer_side
+from adaptive_st.inference.images import match_color, resize_longer_side, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def small(path: Path, size: int = 160) -> torch.Tensor:

@@ -10,9 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from adaptive_st.inference import StyleTransfer, StylizeOptions, load_stylizer, read_image, resolve_runtime
-from adaptive_st.inference.norm_stats import modulate
-from adaptive_st.inference.receptive_field import default_overlap, receptive_radius
-from adaptive_st.inference.tiling import axis_spans, axis_weights
+from adaptive_st.inference.tiling import axis_spans, axis_weights, default_overlap, modulate, receptive_radius
 from adaptive_st.models.layers import AdaIN
 
 

@@ -36,7 +36,7 @@ def test_zero_for_identical_and_matches_the_losses(vgg) -> None:
     fo, fs, fc = vgg(out), vgg(style), vgg(content)
     torch.testing.assert_close(got["style_meanstd"], meanstd_style_loss(fo, fs, LAYERS).mean())
     torch.testing.assert_close(got["style_gram"], gram_style_loss(fo, fs, LAYERS).mean())
-    torch.testing.assert_close(got["content_distance"], content_loss(fo, fc, ["relu3_1"]).mean())
+    torch.testing.assert_close(got["content_loss"], content_loss(fo, fc, ["relu3_1"]).mean())
     assert not any("body" in k for k in metric.state_dict())  # the borrowed VGG is not checkpointed
 
 

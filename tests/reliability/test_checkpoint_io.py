@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from adaptive_st.checkpoint import AtomicCheckpointIO, CheckpointError, load_resume_checkpoint
 from adaptive_st.cli.train import build, train
-from adaptive_st.module.checkpoint_io import AtomicCheckpointIO, CheckpointError, load_resume_checkpoint
 from tests.reliability.conftest import TINY, in_dir
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from adaptive_st.cli.main import main as adaptive_st
 from adaptive_st.data.images import load_rgb
-from adaptive_st.inference.naming import MAX_NAME_BYTES, output_name
+from adaptive_st.inference.images import MAX_NAME_BYTES, output_name
 from tests.reliability.conftest import assert_one_line_error
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import adaptive_st.module.checkpoint_io as checkpoint_io
+import adaptive_st.checkpoint.files as checkpoint_io
 from adaptive_st.cli.train import train
 from tests.reliability.conftest import TINY, assert_one_line_error, load_ckpt
 from tests.reliability.test_nonfinite import nan_on_training_calls

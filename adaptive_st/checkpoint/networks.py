@@ -1,10 +1,10 @@
-"""Read a training checkpoint and rebuild only what inference needs: G, S and the policy.
+"""Rebuild what inference needs from a checkpoint: G∘S (EMA weights by default) and the policy.
 
 The discriminator and the perceptual VGG are never built (a checkpoint stylizes without the VGG file
-unless a per-image λ asks for it), and the file is read with ``weights_only=True``. A run trained with
-``module.ema_decay`` saves an average of G and S under ``ema.*``; it is what validation measured, so it
-is loaded by default (``use_ema=False``: the live ``generator.*`` / ``style_generator.*``). Non-finite
-weights are refused here: a diverged checkpoint would otherwise stylize every image to black.
+unless a per-image λ asks for it). Config nodes are instantiated only when every ``_target_`` is inside
+the adaptive_st package: the file is read with ``weights_only=True`` so that it cannot run code, and
+instantiating an arbitrary target from its config would reopen that door. Non-finite weights are refused:
+a diverged checkpoint would otherwise stylize every image to black.
 """
 
 from __future__ import annotations
@@ -12,27 +12,29 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from hydra.utils import get_object
 from torch import Tensor, nn
 
-from adaptive_st.inference.errors import CheckpointError, NonFiniteError
-from adaptive_st.inference.model import LoadedModel
-from adaptive_st.inference.safe_config import check_targets, config_node, safe_instantiate
-from adaptive_st.models import Stylizer
-from adaptive_st.policies import WeightPolicy
+from adaptive_st.checkpoint.files import META_KEY, CheckpointError, NonFiniteError, ema_prefix, load_file
+
+if TYPE_CHECKING:
+    from adaptive_st.models import Stylizer
+    from adaptive_st.policies import WeightPolicy
+
+#: Only the project's own factories are instantiated from a checkpoint's config.
+ALLOWED_PREFIX = "adaptive_st."
 
 
-def _read(path: Path) -> Mapping[str, Any]:
+def read(path: Path) -> Mapping[str, Any]:
     """The checkpoint dict, checked to be an adaptive_st training checkpoint."""
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file does not exist.")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; pass a .ckpt file (e.g. <run>/checkpoints/last.ckpt).")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = load_file(path)
     except Exception as err:  # a loader boundary: random bytes make the legacy unpickler raise IndexError, ...
         raise CheckpointError(
             f"{path}: not a readable PyTorch checkpoint — the file is truncated, corrupt, or holds objects "
@@ -41,9 +43,8 @@ def _read(path: Path) -> Mapping[str, Any]:
         ) from err
     if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("state_dict"), Mapping):
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no `state_dict`).")
-    meta = checkpoint.get("adaptive_st")
-    config = meta.get("config") if isinstance(meta, Mapping) else None
-    if not isinstance(config, Mapping):
+    meta = checkpoint.get(META_KEY)
+    if not isinstance(meta, Mapping) or not isinstance(meta.get("config"), Mapping):
         raise CheckpointError(
             f"{path}: not an adaptive_st training checkpoint (no saved run config under `adaptive_st.config`); "
             "pass a .ckpt written by `python -m adaptive_st.train`."
@@ -53,24 +54,78 @@ def _read(path: Path) -> Mapping[str, Any]:
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """``(state_dict, run_config)`` of an adaptive_st ``.ckpt``; every failure is a :class:`CheckpointError`."""
-    checkpoint = _read(Path(path).expanduser())
-    return dict(checkpoint["state_dict"]), dict(checkpoint["adaptive_st"]["config"])
+    checkpoint = read(Path(path).expanduser())
+    return dict(checkpoint["state_dict"]), dict(checkpoint[META_KEY]["config"])
 
 
-def ema_prefix(checkpoint: Mapping[str, Any]) -> str | None:
-    """State-dict prefix of the averaged G and S (``"ema."``), or None when the run kept no average.
+# ------------------------------------------------------------------------------------ safe config
+def config_node(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"``, or a :class:`CheckpointError` naming the missing key."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise CheckpointError(
+                f"{path}: the run config saved in this checkpoint has no `{dotted}`; it was written by an "
+                "incompatible version of adaptive_st (re-train, or load it with the version that wrote it)."
+            )
+        node = node[part]
+    return node
 
-    The prefix recorded by training is used; older checkpoints that recorded none are recognised by
-    their ``ema.generator.*`` keys.
-    """
-    meta = checkpoint.get("adaptive_st") or {}
-    ema = meta.get("ema") if isinstance(meta, Mapping) else None
-    if isinstance(ema, Mapping) and isinstance(ema.get("prefix"), str):
-        return ema["prefix"]
-    state = checkpoint["state_dict"]
-    return "ema." if any(k.startswith("ema.generator.") for k in state) else None
+
+def check_targets(node: Any, dotted: str, path: Path) -> None:
+    """Raise if any ``_target_`` below ``node`` is outside the adaptive_st package."""
+    if isinstance(node, Mapping):
+        target = node.get("_target_")
+        if target is not None and not str(target).startswith(ALLOWED_PREFIX):
+            raise CheckpointError(
+                f"{path}: `{dotted}._target_={target}` is not an adaptive_st class; refusing to instantiate "
+                "code named by a checkpoint file."
+            )
+        for key, value in node.items():
+            check_targets(value, f"{dotted}.{key}", path)
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            check_targets(value, f"{dotted}[{i}]", path)
 
 
+def safe_instantiate(config: Mapping[str, Any], dotted: str, path: Path, **kwargs: Any) -> Any:
+    """Instantiate ``config[dotted]`` after checking its targets; errors name the file and the key."""
+    from hydra.utils import instantiate
+
+    node = config_node(config, dotted, path)
+    check_targets(node, dotted, path)
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as err:  # Hydra wraps constructor errors; surface them with the key that caused them
+        cause = err.__cause__ or err
+        if isinstance(cause, FileNotFoundError):  # e.g. MissingWeightsError: its message is the fix
+            raise cause from err
+        raise CheckpointError(
+            f"{path}: cannot build `{dotted}` from the config saved in the checkpoint "
+            f"({type(cause).__name__}: {cause})"
+        ) from err
+
+
+def _build_network(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
+    """Instantiate G or S from the saved config. Every weight, frozen pretrained parts (e.g. a VGG
+    encoder) included, comes from the checkpoint, so a ``pretrained`` flag is turned off: stylizing never
+    reads the pretrained file, nor needs it on this machine."""
+    from hydra.utils import get_object
+
+    node = config_node(config, dotted, path)
+    check_targets(node, dotted, path)  # before get_object imports the target's module
+    overrides = {}
+    if isinstance(node, Mapping) and isinstance(node.get("_target_"), str):
+        try:
+            params = inspect.signature(get_object(node["_target_"])).parameters
+        except (ImportError, AttributeError, TypeError, ValueError):
+            params = {}  # safe_instantiate reports an unknown target with the key that names it
+        if "pretrained" in params:
+            overrides["pretrained"] = False
+    return safe_instantiate(config, dotted, path, **overrides)
+
+
+# --------------------------------------------------------------------------------------- weights
 def nonfinite_tensors(state: Mapping[str, Tensor], prefixes: tuple[str, ...]) -> list[str]:
     """Names of the floating-point tensors under ``prefixes`` holding NaN or ±inf."""
     return [k for k, v in state.items() if k.startswith(prefixes) and isinstance(v, Tensor)
@@ -120,32 +175,17 @@ def load_subset(module: nn.Module, state: Mapping[str, Tensor], prefix: str, pat
     module.load_state_dict(subset, strict=True)
 
 
-def _build_network(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
-    """Instantiate G or S from the saved config. Every weight, frozen pretrained parts (e.g. a VGG
-    encoder) included, comes from the checkpoint, so a ``pretrained`` flag is turned off: stylizing never
-    reads the pretrained file, nor needs it on this machine."""
-    node = config_node(config, dotted, path)
-    check_targets(node, dotted, path)  # before get_object imports the target's module
-    overrides = {}
-    if isinstance(node, Mapping) and isinstance(node.get("_target_"), str):
-        try:
-            params = inspect.signature(get_object(node["_target_"])).parameters
-        except (ImportError, AttributeError, TypeError, ValueError):
-            params = {}  # safe_instantiate reports an unknown target with the key that names it
-        if "pretrained" in params:
-            overrides["pretrained"] = False
-    return safe_instantiate(config, dotted, path, **overrides)
-
-
-def load_stylizer(ckpt_path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True) -> LoadedModel:
-    """Rebuild G, S and the policy from a checkpoint's saved config and load their weights (eval mode).
+def load_networks(path: Path, use_ema: bool = True) -> tuple[Stylizer, WeightPolicy, dict[str, Any], str]:
+    """``(G∘S, policy, run config, "ema" | "live")`` rebuilt from a checkpoint, in eval mode on the CPU.
 
     ``use_ema``: the averaged G and S when the run kept them (the weights validation measured), else the
-    live ones; :attr:`LoadedModel.weights` says which were loaded.
+    live ones; the last item says which were loaded.
     """
-    path = Path(ckpt_path).expanduser()
-    checkpoint = _read(path)
-    state, config = dict(checkpoint["state_dict"]), dict(checkpoint["adaptive_st"]["config"])
+    from adaptive_st.models import build_stylizer
+    from adaptive_st.policies import WeightPolicy
+
+    checkpoint = read(path)
+    state, config = dict(checkpoint["state_dict"]), dict(checkpoint[META_KEY]["config"])
     averaged = ema_prefix(checkpoint)
     prefix = averaged if use_ema and averaged is not None else ""
     check_finite_weights(path, state, prefix, averaged if not prefix else "")
@@ -157,19 +197,15 @@ def load_stylizer(ckpt_path: str | Path, device: str | torch.device = "cpu", use
                               "modulation_dims).")
     if not isinstance(policy, WeightPolicy):
         raise CheckpointError(f"{path}: `policy` does not build a WeightPolicy.")
-    cond_dim = 1 if policy.conditions_generator else 0
-    # `_partial_` in the config: S's heads are sized by G, and the policy decides whether λ is an input.
-    style_generator = factory if isinstance(factory, nn.Module) else factory(
-        modulation_dims=generator.modulation_dims, cond_dim=cond_dim)
-    if not isinstance(style_generator, nn.Module) or not all(
-            hasattr(style_generator, name) for name in ("encode", "modulation", "encoder_kind")):
+    try:
+        stylizer = build_stylizer(generator, factory, policy)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: the saved config does not build a stylizer ({err}).") from err
+    if not all(hasattr(stylizer.style_generator, name) for name in ("encode", "modulation", "encoder_kind")):
         raise CheckpointError(f"{path}: `model.style_generator` does not build a style generator (an nn.Module "
                               "with encode, modulation and encoder_kind).")
     load_subset(generator, state, f"{prefix}generator.", path, "content generator (G)")
-    load_subset(style_generator, state, f"{prefix}style_generator.", path, "style generator (S)")
+    load_subset(stylizer.style_generator, state, f"{prefix}style_generator.", path, "style generator (S)")
     load_subset(policy, state, "policy.", path, "policy")  # running statistics of per-image policies
-    stylizer = Stylizer(generator, style_generator).eval().requires_grad_(False)
     policy.eval().requires_grad_(False)
-    device = torch.device(device)
-    return LoadedModel(path=path, stylizer=stylizer.to(device), policy=policy.to(device), config=config,
-                       device=device, weights="ema" if prefix else "live")
+    return stylizer.eval().requires_grad_(False), policy, config, "ema" if prefix else "live"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from adaptive_st.data.procedural import (
+from adaptive_st.data.sample.procedural import (
     blend_mask,
     disc_mask,
     finish,

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from adaptive_st.data.sample_scenes import SCENE_KINDS, paint_scene
-from adaptive_st.data.sample_textures import STYLE_KINDS, other_palette, paint_texture
+from adaptive_st.data.sample.scenes import SCENE_KINDS, paint_scene
+from adaptive_st.data.sample.textures import STYLE_KINDS, other_palette, paint_texture
 
 #: Bump whenever the painters change, so existing sample folders are regenerated.
 GENERATOR_VERSION = 1

@@ -1,6 +1,6 @@
 """Stylize throughput (Mpx/s) of a model config, through the same path as ``adaptive-st stylize``.
 
-``python -m adaptive_st.inference.benchmark [--model base] [--sizes 512 1024] [--rounds 8]`` composes
+``python experiments/bench_inference.py [--model base] [--sizes 512 1024] [--rounds 8]`` composes
 ``conf/train.yaml`` with ``model=<name>``, builds G and S with random weights (speed does not depend on
 them) and times ``StyleTransfer.stylize`` (whole image, no tiling) for every size × precision × memory
 format. Configurations are interleaved round-robin and the best round is kept: on a shared machine other
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from adaptive_st.inference.allocator import retain_freed_memory
+from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
 from adaptive_st.inference.engine import StyleTransfer, StylizeOptions
 from adaptive_st.inference.model import LoadedModel
-from adaptive_st.inference.runtime import resolve_runtime
-from adaptive_st.models import Stylizer
+from adaptive_st.inference.runtime import resolve_runtime, retain_freed_memory
+from adaptive_st.models import build_stylizer
 
 
 def build_model(model: str, device: str = "cpu") -> LoadedModel:
@@ -31,19 +31,16 @@ def build_model(model: str, device: str = "cpu") -> LoadedModel:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
-
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"model={model}", "policy=constant"])
     config = OmegaConf.to_container(cfg, resolve=False)
     torch.manual_seed(0)
-    generator = instantiate(cfg.model.generator)
-    style_generator = instantiate(cfg.model.style_generator)(modulation_dims=generator.modulation_dims, cond_dim=0)
-    torch.nn.init.normal_(style_generator.head.weight, std=0.02)
-    stylizer = Stylizer(generator, style_generator).eval().requires_grad_(False)
     policy = instantiate(cfg.policy)
+    stylizer = build_stylizer(instantiate(cfg.model.generator), instantiate(cfg.model.style_generator), policy)
+    torch.nn.init.normal_(stylizer.style_generator.head.weight, std=0.02)
+    stylizer = stylizer.eval().requires_grad_(False)
     return LoadedModel(Path(f"<model={model}>"), stylizer.to(device), policy, config, torch.device(device))  # type: ignore[arg-type]
 
 
@@ -76,7 +73,7 @@ def throughput(model: LoadedModel, sizes: Sequence[int], precisions: Sequence[st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m adaptive_st.inference.benchmark", description=__doc__,
+    p = argparse.ArgumentParser(prog="python experiments/bench_inference.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="base")
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
