@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
-from adaptive_st.module import StyleTransferModule
+from adaptive_st.training import StyleTransferModule
 
 SHARED = Path(os.environ.get("ADAPTIVE_ST_SHARED", PROJECT_ROOT.parent / "shared"))
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 from bench_common import autocast, peak_memory, sync
 
-from adaptive_st.module import StyleTransferModule
+from adaptive_st.training import StyleTransferModule
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 from bench_common import autocast, loader, peak_memory, sync
 from lightning.pytorch.loggers import CSVLogger
 
-from adaptive_st.module import StyleTransferModule
+from adaptive_st.training import StyleTransferModule
 
 PHASES = ("vgg_targets", "gs_forward", "vgg_loss_forward", "adv_forward", "g_backward_step", "d_step")
 

@@ -5,7 +5,7 @@ objects together, checks the config at start-up (:mod:`adaptive_st.cli.validatio
 ``ckpt_path=last`` and checks that checkpoint before Lightning restores it, writes checkpoints
 atomically (:class:`AtomicCheckpointIO`), and always closes W&B (an unclosed run makes multirun jobs
 hang or merge). A run stopped by SIGTERM/SIGINT saves ``last.ckpt`` (see
-:mod:`adaptive_st.module.interrupt`) and exits with status 128 + signal number.
+:mod:`adaptive_st.training.callbacks`) and exits with status 128 + signal number.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 
     from adaptive_st.checkpoint import load_resume_checkpoint
     from adaptive_st.cli.validation import validate_config
-    from adaptive_st.module.csv_resume import continue_csv_logs
+    from adaptive_st.training.csv_resume import continue_csv_logs
 
     validate_config(cfg)
     L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
@@ -145,8 +145,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from adaptive_st.checkpoint import CheckpointError, CheckpointWriteError
     from adaptive_st.cli.validation import ConfigError
     from adaptive_st.data.images import DataConfigError, ImageLoadError
-    from adaptive_st.module.style_transfer import NonFiniteLossError
     from adaptive_st.pretrained import MissingWeightsError
+    from adaptive_st.training.module import NonFiniteLossError
 
     return (ConfigError, DataConfigError, ImageLoadError, CheckpointError, CheckpointWriteError,
             NonFiniteLossError, MissingWeightsError)
@@ -173,7 +173,7 @@ def _plugins(cfg: DictConfig) -> list[Any]:
 
 
 def _stop_signal(trainer: L.Trainer) -> int:
-    from adaptive_st.module.interrupt import InterruptCheckpoint
+    from adaptive_st.training.callbacks import InterruptCheckpoint
 
     for cb in trainer.callbacks:  # type: ignore[attr-defined]
         if isinstance(cb, InterruptCheckpoint) and cb.stop_signal is not None:

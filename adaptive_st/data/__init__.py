@@ -18,7 +18,6 @@ from adaptive_st.data.sample import ensure_sample_dataset
 _LAZY = {
     "StyleTransferDataModule": "adaptive_st.data.datamodule",
     "UnpairedStyleDataset": "adaptive_st.data.datasets",
-    "DatasetEpochCallback": "adaptive_st.data.epoch",
 }
 
 
@@ -30,7 +29,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DataConfigError",
-    "DatasetEpochCallback",
     "ImageLoadError",
     "StyleTransferDataModule",
     "UnpairedStyleDataset",

@@ -21,7 +21,7 @@ from adaptive_st.evaluation import METRICS as PAIR_METRICS
 from adaptive_st.evaluation import PairScorer, mean_scores
 from adaptive_st.losses import PerceptualLoss
 from adaptive_st.metrics import LPIPSMetric
-from adaptive_st.module.style_transfer import StyleTransferModule
+from adaptive_st.training.module import StyleTransferModule
 
 log = logging.getLogger(__name__)
 

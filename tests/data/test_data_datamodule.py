@@ -8,8 +8,9 @@ import lightning as L
 import pytest
 import torch
 
-from adaptive_st.data import DataConfigError, DatasetEpochCallback, StyleTransferDataModule
+from adaptive_st.data import DataConfigError, StyleTransferDataModule
 from adaptive_st.data.split import split_by_path_hash
+from adaptive_st.training.callbacks import DatasetEpochCallback
 
 
 def _module(shared: Path, **kwargs: object) -> StyleTransferDataModule:

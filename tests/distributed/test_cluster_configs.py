@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra.utils import get_class, instantiate
 
-from adaptive_st.module.ddp import HydraDDPStrategy, config_flags
+from adaptive_st.training.ddp import HydraDDPStrategy, config_flags
 
 
 def test_submitit_slurm_launcher_matches_the_trainer(compose_cfg):
@@ -37,7 +37,7 @@ def test_child_ranks_rerun_the_job_not_the_sweep(compose_cfg):
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict, read_write
 
-    from adaptive_st.module.ddp import job_command
+    from adaptive_st.training.ddp import job_command
 
     compose_cfg("policy=schedule", "module.optimizer_g.lr='${oc.env:LR,0.001}'")
     with pytest.raises(RuntimeError, match="compose API"):  # no Hydra app to re-run

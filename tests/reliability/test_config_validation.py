@@ -90,7 +90,7 @@ def test_bad_data_folder_fails_before_the_model_is_built(compose_cfg, tmp_path: 
     if problem == "no_images":
         (folder / "notes.txt").write_text("not an image")
     built: list[str] = []
-    monkeypatch.setattr("adaptive_st.module.StyleTransferModule.__init__",
+    monkeypatch.setattr("adaptive_st.training.StyleTransferModule.__init__",
                         lambda *a, **k: built.append("module"))
     with pytest.raises(DataConfigError) as info:
         build(compose_cfg(f"data.content_dir={folder}", f"data.style_dir={tmp_path}"))
@@ -137,7 +137,7 @@ def test_a_folder_of_only_corrupt_images_fails_at_start_up_with_the_right_count(
     (folder / "b_text.jpg").write_text("not a JPEG\n")
     (folder / "c_empty.png").write_bytes(b"")
     built: list[str] = []
-    monkeypatch.setattr("adaptive_st.module.StyleTransferModule.__init__", lambda *a, **k: built.append("module"))
+    monkeypatch.setattr("adaptive_st.training.StyleTransferModule.__init__", lambda *a, **k: built.append("module"))
     with pytest.raises(DataConfigError) as info:
         build(compose_cfg(f"data.content_dir={folder}", f"data.style_dir={IMAGES / 'style'}"))
     message = str(info.value)

@@ -12,7 +12,7 @@ import torch
 
 from adaptive_st.cli.train import build, train
 from adaptive_st.losses import AdversarialLoss, PerceptualLoss
-from adaptive_st.module import NonFiniteLossError
+from adaptive_st.training import NonFiniteLossError
 from tests.reliability.conftest import TINY, load_ckpt, read_csv
 
 pytestmark = pytest.mark.slow

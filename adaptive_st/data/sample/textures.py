@@ -13,7 +13,15 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from adaptive_st.data.sample.procedural import PALETTES, finish, jitter, palette, smooth_noise, to_image, to_u8
+from adaptive_st.data.sample.procedural import (
+    PALETTES,
+    finish,
+    jitter,
+    palette,
+    smooth_noise,
+    to_image,
+    to_u8,
+)
 
 #: Style kinds in generation order, with their signature palette.
 STYLE_KINDS: tuple[tuple[str, str], ...] = (

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from adaptive_st.checkpoint import EMA_PREFIX, reconcile_ema_state
 from adaptive_st.cli.train import build, train
 from adaptive_st.models import Stylizer
-from adaptive_st.module.ema import StylizerEMA
+from adaptive_st.training.ema import StylizerEMA
 
 
 def tiny_stylizer(cfg) -> Stylizer:

@@ -12,8 +12,10 @@ training step:
 4. ``policy.update`` with the same rank-averaged feedback, so policy state stays identical
    across DDP ranks; the EMA of G and S (``ema_decay``) moves after every G step.
 
-Validation, ``stylize`` and checkpoints use the EMA weights when ``ema_decay`` is set (see
-``module/ema.py``). ``compile`` runs the networks and the VGG through ``torch.compile``.
+The step's parts (targets, style statistics, pair features, gradient norms, logs) are in
+``training/steps.py``, validation and ``stylize`` in ``training/validation.py``. Validation, ``stylize`` and
+checkpoints use the EMA weights when ``ema_decay`` is set (see
+``training/ema.py``). ``compile`` runs the networks and the VGG through ``torch.compile``.
 
 Note ``trainer.max_steps`` counts optimizer steps as Lightning does in manual mode: G and D each
 count, i.e. 2 per batch. ``train_step`` (a checkpointed buffer) counts batches.
@@ -28,12 +30,10 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adaptive_st.checkpoint import META_KEY, metadata, reconcile_ema_state
 from adaptive_st.losses import AdversarialLoss, PerceptualLoss
-from adaptive_st.losses.perceptual import style_stats
 from adaptive_st.models import (
     ContentGenerator,
     MultiScaleDiscriminator,
@@ -41,11 +41,12 @@ from adaptive_st.models import (
     Stylizer,
     build_stylizer,
 )
-from adaptive_st.models.feature_transform import LEVELS
-from adaptive_st.module.distributed import any_rank, rank_mean
-from adaptive_st.module.ema import StylizerEMA
-from adaptive_st.policies import PolicyBatch, PolicyContext, WeightPolicy
-from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
+from adaptive_st.policies import PolicyContext, WeightPolicy
+from adaptive_st.training.distributed import any_rank, rank_mean
+from adaptive_st.training.ema import StylizerEMA
+from adaptive_st.training.steps import NonFiniteLossError as NonFiniteLossError
+from adaptive_st.training.steps import TrainingSteps, shares_vgg
+from adaptive_st.training.validation import ValidationSteps
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,7 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 DEFAULT_OPTIMIZER: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99))
 
 
-class NonFiniteLossError(RuntimeError):
-    """Raised after too many consecutive non-finite steps; the run cannot recover by skipping."""
-
-
-class StyleTransferModule(L.LightningModule):
+class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
     """Adaptive-λ GAN style transfer.
 
     Args:
@@ -152,7 +149,7 @@ class StyleTransferModule(L.LightningModule):
         self._style_cache: dict[int, dict[str, tuple[Tensor, Tensor]]] = {}
         # A feature-statistics model (G and S built on the loss's own frozen VGG) takes the loss's VGG
         # features and style statistics directly: no second VGG pass over content or style.
-        self.reuse_loss_features = _shares_vgg(generator, perceptual) and _shares_vgg(style_generator, perceptual)
+        self.reuse_loss_features = shares_vgg(generator, perceptual) and shares_vgg(style_generator, perceptual)
 
     # ------------------------------------------------------------------ setup
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -180,88 +177,6 @@ class StyleTransferModule(L.LightningModule):
     def inference_stylizer(self) -> Stylizer:
         """What validation and ``stylize`` run: the EMA of G and S when enabled, else the live networks."""
         return self.ema if self.ema is not None else self.stylizer
-
-    # ------------------------------------------------------------------ pieces
-    def _style_input(self, batch: Mapping[str, Tensor]) -> Tensor:
-        if self.style_generator.encoder_kind == "embedding":
-            return batch["style_index"]
-        return batch["style"]
-
-    def _targets(self, content: Tensor, style: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """VGG features of content and style (loss targets: no grad), in one pass when the sizes agree."""
-        with torch.no_grad():
-            if content.shape[1:] != style.shape[1:]:
-                return self.perceptual.features(content), self.perceptual.features(style)
-            feats = self.perceptual.features(torch.cat([content, style]))
-        n = content.shape[0]
-        return {k: v[:n] for k, v in feats.items()}, {k: v[n:] for k, v in feats.items()}
-
-    def _style_stats(self, batch: Mapping[str, Tensor], style: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
-        """Per-layer (mean, covariance) of each style image: the style loss's targets (and S's code when
-        :attr:`reuse_loss_features`), cached by ``style_index`` with ``cache_style_targets``."""
-        layers = self.perceptual.style_layers
-        if self.reuse_loss_features:
-            layers = tuple(dict.fromkeys((*layers, *LEVELS)))
-        if not (self.cache_style_targets and "style_index" in batch):
-            return style_stats(self.perceptual.features(style, layers), layers)
-        keys = [int(i) for i in batch["style_index"].tolist()]
-        missing = sorted({k for k in keys if k not in self._style_cache})
-        if missing:
-            rows = [keys.index(k) for k in missing]
-            fresh = style_stats(self.perceptual.features(style[rows], layers), layers)
-            for j, k in enumerate(missing):
-                self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
-        return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
-                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in layers}
-
-    def _real_images(self, style: Tensor, size: tuple[int, int]) -> Tensor:
-        """D's real examples at the outputs' size: a random crop of each (whole) style image."""
-        h, w = style.shape[-2:]
-        if (h, w) == size:
-            return style
-        top = int(torch.randint(0, h - size[0] + 1, ()))
-        left = int(torch.randint(0, w - size[1] + 1, ()))
-        return style[..., top : top + size[0], left : left + size[1]]
-
-    def _policy_batch(self, content: Tensor, c_feats: Mapping[str, Tensor], s_feats: Mapping[str, Tensor],
-                      training: bool, step: int | None = None) -> PolicyBatch:
-        features = None
-        if self.policy.needs_pair_features:
-            features = pair_features(content, c_feats, s_feats, self.perceptual.style_layers)
-        step = int(self.train_step) if step is None else step
-        return PolicyBatch(step=step, batch_size=content.shape[0], device=content.device,
-                           pair_features=features, feature_names=FEATURE_NAMES, training=training)
-
-    def _grad_scaler(self) -> torch.amp.GradScaler | None:
-        scaler = getattr(self._trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
-        return scaler if scaler is not None and scaler.is_enabled() else None
-
-    def _grad_norms(self, losses: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """‖∇_W L_i‖ on G's last layer for each term (VQGAN / GradNorm), rank-averaged.
-
-        Under ``16-mixed`` the terms are scaled by the GradScaler's scale before differentiating and
-        the norms divided by it, as the main backward is: unscaled fp16 gradients of a mean loss
-        underflow. ``scaler.scale(1)`` reads the scale as a device tensor (no host sync).
-        """
-        weight = self.generator.last_layer
-        scaler = self._grad_scaler()
-        scale = scaler.scale(torch.ones((), device=weight.device)) if scaler is not None else None
-        norms = {}
-        for name, loss in losses.items():
-            target = loss * scale if scale is not None else loss
-            (grad,) = torch.autograd.grad(target, weight, retain_graph=True, allow_unused=True)
-            if grad is None:
-                norms[name] = torch.zeros((), device=weight.device)
-                continue
-            norm = grad.detach().float().norm()
-            norms[name] = norm / scale.float() if scale is not None else norm
-        return rank_mean(norms)
-
-    def _generator_terms(self, fake: Tensor, content: Tensor, style: Tensor, c_feats: Mapping[str, Tensor],
-                         s_feats: Mapping[str, Any]) -> dict[str, Tensor]:
-        terms = dict(self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats))
-        terms["adv"] = self.adversarial.generator_loss(self.discriminator(fake))
-        return terms
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
@@ -346,103 +261,11 @@ class StyleTransferModule(L.LightningModule):
         if self._should_log():
             self._log_train(ctx.losses, lam, g_loss, d_loss, step, content.shape[0])
 
-    def _should_log(self) -> bool:
-        """Whether the logger writes this step (Lightning's ``log_every_n_steps`` rule) or it is the last batch.
-
-        Each ``self.log`` costs tens of µs to ~1 ms of Python (result-collection bookkeeping): a dozen
-        per step measured ~10% of a small model's step, so values go to Lightning only when written.
-        """
-        trainer = self._trainer
-        connector = getattr(trainer, "_logger_connector", None) if trainer is not None else None
-        if connector is None or getattr(connector, "should_update_logs", True):
-            return True
-        return 0 < trainer.max_steps <= trainer.global_step + 2  # the last batch: final metrics
-
-    def _log_train(self, losses: Mapping[str, Tensor], lam: Mapping[str, Tensor], g_loss: Tensor, d_loss: Tensor,
-                   step: int, batch_size: int) -> None:
-        """Step logs, averaged over ranks (one all-reduce, on logging steps only); ``losses`` already are."""
-        local = {f"lambda_{k}": v.float().mean() for k, v in lam.items()}
-        local.update(loss_g=g_loss.detach().float(), loss_d=d_loss.detach().float())
-        if self._last_r1 is not None:
-            local["r1"] = self._last_r1.float()
-        logs = {f"train/{k}": v for k, v in rank_mean(local).items()}
-        logs.update({f"train/loss_{k}": v for k, v in losses.items()})
-        logs["train/skipped_steps"] = self.skipped_steps.float()
-        logs["train/step"] = float(step)
-        self.log_dict(logs, on_step=True, on_epoch=False, prog_bar=False, batch_size=batch_size)
-
-    def _track_nonfinite(self, skipped: bool, step: int) -> None:
-        if not skipped:
-            self._consecutive_nonfinite = 0
-            return
-        self._consecutive_nonfinite += 1
-        self.skipped_steps += 1
-        log.warning("non-finite loss at train_step %d: step skipped (%d in a row, %d in total)",
-                    step, self._consecutive_nonfinite, int(self.skipped_steps))
-        if self._consecutive_nonfinite >= self.max_consecutive_nonfinite:
-            raise NonFiniteLossError(
-                f"{self._consecutive_nonfinite} consecutive non-finite losses (up to train_step {step}); "
-                "lower the learning rate or loss weights, or try precision=32. The last checkpoint is kept; "
-                "resume with ckpt_path=last."
-            )
-
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # In manual mode this hook runs after AMP unscaling, so the clip threshold is in true units.
         clip = self.grad_clip_g if optimizer is self.trainer.optimizers[0] else self.grad_clip_d
         if clip is not None:
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-
-    # ------------------------------------------------------------------ validation
-    def stylize(self, content: Tensor, style: Tensor, cond: Tensor | None = None, alpha: float = 1.0,
-                use_ema: bool = True) -> Tensor:
-        """Stylize with the EMA weights when present (``use_ema=False``: the live G and S)."""
-        stylizer = self.inference_stylizer if use_ema else self.stylizer
-        return stylizer(content, style, alpha=alpha, cond=cond)
-
-    def stylize_batch(self, batch: Mapping[str, Tensor], lam: float | None = None,
-                      targets: tuple[Mapping[str, Tensor], Mapping[str, Tensor]] | None = None,
-                      ) -> tuple[Tensor, Tensor | None]:
-        """G∘S on a batch as inference runs it: the policy's inference λ (``lam`` overrides it for
-        λ-conditioned models), S's input (style image or id), the EMA weights when enabled. Returns the
-        output (float32, clamped to [0, 1]) and the λ fed to S (None when the model takes none). What
-        validation and the policy comparison score; ``targets`` are the VGG features of content and style
-        when the caller has them (computed here only when per-image policies need them)."""
-        content, style = batch["content"], batch["style"]
-        if targets is None and self.policy.needs_pair_features:
-            targets = self._targets(content, style)
-        c_feats, s_feats = targets if targets is not None else ({}, {})
-        cond = self.policy.inference_condition(self._policy_batch(content, c_feats, s_feats, training=False), lam)
-        return self.inference_stylizer(content, self._style_input(batch), cond=cond).float().clamp(0, 1), cond
-
-    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        content, style = batch["content"], batch["style"]
-        c_feats, s_feats = self._targets(content, style)
-        fake, _ = self.stylize_batch(batch, targets=(c_feats, s_feats))
-        terms = self.perceptual(fake, content, style, content_feats=c_feats, style_feats=s_feats)
-        n = content.shape[0]
-        logs = {f"val/loss_{k}": v.float().mean() for k, v in terms.items()}
-        # Perceptual loss under the *base* λ: one number comparable across policies and sweeps (Optuna).
-        base = self.policy.base_weights
-        logs["val/objective"] = sum(base.get(k, 0.0) * v.float().mean() for k, v in terms.items())
-        self.log_dict(logs, on_epoch=True, sync_dist=True, batch_size=n)
-        for name, metric in self.val_metrics.items():
-            reference = style if getattr(metric, "reference", "content") == "style" else content
-            metric.update(fake, reference.float())
-            del name
-        if batch_idx == 0:
-            k = min(self.num_grid_samples, n)
-            shown = style[:k].float()
-            if shown.shape[-2:] != content.shape[-2:]:  # whole style images: thumbnail them for the grid
-                shown = F.interpolate(shown, size=content.shape[-2:], mode="bilinear", antialias=True)
-            self.val_examples = {"content": content[:k].float().cpu(), "style": shown.cpu(),
-                                 "output": fake[:k].cpu()}
-
-    def on_validation_epoch_end(self) -> None:
-        for name, metric in self.val_metrics.items():
-            value = metric.compute()
-            values = value if isinstance(value, Mapping) else {name: value}
-            self.log_dict({f"val/{k}": v.float() for k, v in values.items()}, sync_dist=False)
-            metric.reset()
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -459,11 +282,3 @@ class StyleTransferModule(L.LightningModule):
             reconcile_ema_state(state, enabled=self.ema is not None)
 
 
-def _shares_vgg(net: nn.Module, perceptual: PerceptualLoss) -> bool:
-    """True when ``net`` is built on a frozen VGG identical to the loss's over the levels it uses, so the
-    loss's features can stand in for its own encoder pass."""
-    encoder = getattr(net, "encoder", None)
-    if not isinstance(encoder, type(perceptual.vgg)) or not set(LEVELS) <= set(perceptual.vgg.layers):
-        return False
-    theirs = perceptual.vgg.state_dict()
-    return all(k in theirs and torch.equal(v, theirs[k]) for k, v in encoder.state_dict().items())
