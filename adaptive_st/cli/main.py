@@ -12,6 +12,7 @@ COMMANDS = {
     "train": "adaptive_st.cli.train",
     "stylize": "adaptive_st.cli.stylize",
     "evaluate": "adaptive_st.cli.evaluate",
+    "eval": "adaptive_st.cli.eval_hydra",
     "export": "adaptive_st.cli.export",
     "weights": "adaptive_st.cli.weights",
     "judge": "adaptive_st.cli.judge",

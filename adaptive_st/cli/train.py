@@ -57,10 +57,13 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = Fals
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Check the config (and the checkpoint to resume), seed, then instantiate datamodule, module and trainer."""
     import lightning as L
+    from lightning.pytorch.callbacks import ProgressBar
 
     from adaptive_st.checkpoint import load_resume_checkpoint
     from adaptive_st.cli.validation import validate_config
     from adaptive_st.training.csv_resume import continue_csv_logs
+    from adaptive_st.utils.progress import progress_bar
+    from adaptive_st.utils.wandb_run import hydra_summary
 
     validate_config(cfg)
     L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
@@ -77,15 +80,33 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     with _config_errors("logger"):
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(progress_bar())  # counts batches, not G+D optimizer steps
     with _config_errors("trainer"):
         trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=_plugins(cfg))
     if checkpoint is not None:  # before log_hyperparams: creating the CSV writer deletes metrics.csv
         continue_csv_logs(loggers, checkpoint)
         del checkpoint
+    logged = {**resolved, "hydra": hydra_summary()}  # + the overrides and every group's chosen option
     for lg in loggers:
         if hasattr(lg, "log_hyperparams"):
-            lg.log_hyperparams(resolved)
+            lg.log_hyperparams(logged)
+    log.info("model: %s", parameter_summary(module))
     return datamodule, module, trainer
+
+
+def parameter_summary(module: L.LightningModule) -> str:
+    """One line instead of Lightning's model table (whose FLOPs column reads 0 without an example input)."""
+    def count(params: Any) -> str:
+        n = sum(p.numel() for p in params)
+        return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
+
+    nets = [(name, getattr(module, attr, None)) for name, attr in
+            (("G", "generator"), ("S", "style_generator"), ("D", "discriminator"))]
+    parts = [f"{name} {count(p for p in net.parameters() if p.requires_grad)}" for name, net in nets if net is not None]
+    frozen = count(p for p in module.parameters() if not p.requires_grad)
+    return f"trainable {', '.join(parts)}; frozen (VGG) {frozen}"
+
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -104,14 +125,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(output_dir))
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        _wandb_summary(trainer, metrics)
     except SIGTERMException:
         raise SystemExit(128 + _stop_signal(trainer)) from None
     finally:
         _finish_wandb(trainer)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        log.info("metrics: %s", json.dumps(metrics, sort_keys=True))
+        shown = {k: v for k, v in metrics.items() if k.startswith("val/")} or metrics
+        log.info("final validation: %s", ", ".join(f"{k.removeprefix('val/')}={v:.4g}" for k, v in sorted(shown.items())))
         log.info("outputs in %s", output_dir)
     return metrics
 
@@ -181,6 +204,16 @@ def _stop_signal(trainer: L.Trainer) -> int:
     return int(signal.SIGTERM)
 
 
+def _wandb_summary(trainer: L.Trainer, metrics: dict[str, float]) -> None:
+    """The run summary holds the final validation metrics (every run ends with a validation)."""
+    from adaptive_st.utils.wandb_run import RunLogger
+
+    if trainer.is_global_zero:
+        for lg in trainer.loggers:
+            if isinstance(lg, RunLogger):
+                lg.finalize_summary(metrics)
+
+
 def _finish_wandb(trainer: L.Trainer) -> None:
     from lightning.pytorch.loggers import WandbLogger
 
@@ -190,8 +223,22 @@ def _finish_wandb(trainer: L.Trainer) -> None:
         wandb.finish()
 
 
+def apply_extras(cfg: DictConfig) -> None:
+    """``extras``: filter harmless library warnings/notices (``ignore_warnings``), print the config tree
+    (``print_config``). Run first, before Lightning or W&B print anything."""
+    from adaptive_st.utils.quiet import quiet_libraries
+
+    extras = cfg.get("extras") or {}
+    quiet_libraries(ignore_warnings=bool(extras.get("ignore_warnings", True)))
+    if extras.get("print_config", False):
+        from adaptive_st.utils.config_tree import print_config_tree
+
+        print_config_tree(cfg)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    apply_extras(cfg)
     try:
         metrics = train(cfg)
     except user_errors() as exc:

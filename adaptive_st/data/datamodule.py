@@ -62,7 +62,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         super().__init__()
         # Plain lists: Hydra passes ListConfig, which a weights_only checkpoint load refuses.
         holdout_content, holdout_styles = list(holdout_content), list(holdout_styles)
-        self.save_hyperparameters()
+        # Kept for checkpoints, not logged: the run config (logged whole) already holds every value.
+        self.save_hyperparameters(logger=False)
         _require(style_size is None or style_size >= crop_size, "data.style_size", style_size,
                  f"must be >= data.crop_size={crop_size} (or null)")
         _require(crop_size >= 1, "data.crop_size", crop_size, "must be >= 1")

@@ -59,8 +59,9 @@ class ImageGridCallback(L.Callback):
         self.last_path = path
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
+                # The step Lightning logs the val/* scalars at: images and scalars share one W&B step axis.
                 logger.log_image(key="val/grid", images=[grid], caption=["content | style | output"],
-                                 step=trainer.global_step)
+                                 step=trainer.fit_loop.epoch_loop._batches_that_stepped)
 
 
 # ----------------------------------------------------------------------------------- dataset epoch

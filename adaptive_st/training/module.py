@@ -163,6 +163,20 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
     def on_train_start(self) -> None:
         self._host_step = None  # re-read once: a checkpoint may have been restored
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Every run ends with one validation: on the last batch, ``should_stop`` makes Lightning validate
+        before it stops (once, also when that batch is a ``val_check_interval`` batch), so ``val/*`` metrics
+        and an image grid exist however short the run."""
+        trainer = self._trainer
+        if trainer is None or trainer.sanity_checking:
+            return
+        loop = trainer.fit_loop
+        last_step = 0 < trainer.max_steps <= trainer.global_step
+        last_epoch = (trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
+                      and loop.epoch_loop.batch_progress.is_last_batch)
+        if last_step or last_epoch:
+            trainer.should_stop = True
+
     def configure_model(self) -> None:
         """``torch.compile`` in place (``nn.Module.compile``): state_dict keys stay unchanged."""
         if self.compile_options is None or getattr(self, "_compiled", False):

@@ -65,7 +65,7 @@ def test_style_mix_and_size(constant_ckpt, images, content_dir, tmp_path):
     styles = [images / "style" / "candy.jpg", images / "style" / "sketch.png"]
     assert stylize(constant_ckpt, content_dir / "sailboat.png", *styles, "--style-weights", "0.7", "0.3",
                    "--size", "64", "--out", tmp_path, "--preserve-color", "luminance") == 0
-    out = tmp_path / "sailboat__candy0.7+sketch0.3.png"
+    out = tmp_path / "sailboat__candy0.7+sketch0.3__luminance.png"  # the colour mode is in the name
     assert Image.open(out).size == (64, 48)
 
 
