@@ -7,7 +7,7 @@ EMA of G and S (``module.ema_decay``) under ``ema.generator.*`` / ``ema.style_ge
 "ema": {"decay", "prefix"} | None}`` (:func:`metadata`).
 
 - ``files``: atomic :func:`save` (and :class:`AtomicCheckpointIO`, Lightning's adapter to it),
-  :func:`load_file` (the project's only ``torch.load``, with ``weights_only=True``, also used for
+  :func:`load_file` (the project's only call of torch's loader, with ``weights_only=True``, also used for
   pretrained ``.pth`` weights), the metadata block, the EMA prefix, and :func:`load_resume_checkpoint`
   (the file checked against the run's config before Lightning restores it).
 - ``networks``: :func:`load_networks` rebuilds G∘S and the policy for inference from the saved config

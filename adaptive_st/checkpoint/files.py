@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, the one ``torch.load``, the metadata block and the resume check.
+"""Checkpoint files: atomic writes, the one call of torch's loader, the metadata block and the resume check.
 
 See :mod:`adaptive_st.checkpoint` for the format. Lightning's ``TorchCheckpointIO`` writes straight into
 the target path, so a run killed (or a disk filling up) mid-write would leave a truncated ``last.ckpt``;
