@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from adaptive_st.data.images import ImageLoadError
 from adaptive_st.evaluation.report import (
@@ -128,7 +130,9 @@ def evaluate_checkpoint(label: str, ckpt: Path, pairs: Sequence[Pair], runtime: 
     styles: dict[Path, Style] = {}
     if fid is not None:
         fid.reset()
-    for pair in pairs:
+    # A bar per checkpoint on a terminal (tqdm stays silent when stderr is not one): evaluate used to
+    # print nothing for minutes.
+    for pair in tqdm(pairs, desc=f"evaluate {label}", unit="pair", file=sys.stderr, disable=None, leave=False):
         content, style_image = images.get(pair.content), images.get(pair.style)
         if content is None or style_image is None:
             continue

@@ -30,7 +30,7 @@ def run(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     for key in ("WANDB_SILENT", "WANDB_MODE", "HYDRA_FULL_ERROR"):
         env.pop(key, None)  # as a user runs it: the entry point must be quiet and offline by itself
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=1800)  # generous: CI machines shared with training jobs
 
 
 def compose_hydra(*overrides: str, config_name: str = "train"):
