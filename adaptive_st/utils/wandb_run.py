@@ -4,7 +4,7 @@
 :func:`adaptive_st.cli.resolvers.register_resolvers`):
 
 - ``${wandb_name:${run_name}}``: the run name plus the overrides that make this run differ. In a sweep
-  (Hydra multirun, Optuna) that is the job number and the swept values (``constant#1 lr_g=0.000412
+  (Hydra multirun, Optuna) that is the job number and the swept values (``constant#1 optimizer_g.lr=0.000412
   adv=0.031``); in a single run the command line's overrides (paths, logging and output switches left
   out).
 - ``${wandb_group:${task_name}}``: the experiment (``experiment=...``), and in a sweep the sweep itself
@@ -32,8 +32,8 @@ def _hydra() -> Any:
     return HydraConfig.get() if HydraConfig.initialized() else None
 
 
-def _short(override: str) -> str:
-    """``module.optimizer_g.lr=0.000412345`` → ``lr=0.000412``: last key part, 3 significant digits."""
+def _short(override: str, parts: int = 1) -> str:
+    """``module.optimizer_g.lr=0.000412345`` → ``lr=0.000412``: the last key part(s), 3 significant digits."""
     key, _, value = override.lstrip("+~").partition("=")
     try:
         number = float(value)
@@ -41,7 +41,14 @@ def _short(override: str) -> str:
             value = f"{number:.3g}"
     except ValueError:
         pass
-    return f"{key.rsplit('.', 1)[-1]}={value}"
+    return f"{'.'.join(key.split('.')[-parts:])}={value}"
+
+
+def _shorten_all(overrides: Sequence[str]) -> list[str]:
+    """:func:`_short` for each, with one more key part where the last one alone is ambiguous
+    (``optimizer_g.lr=… optimizer_d.lr=…``, not ``lr=… lr=…``)."""
+    names = [o.lstrip("+~").partition("=")[0].rsplit(".", 1)[-1] for o in overrides]
+    return [_short(o, 2 if names.count(n) > 1 else 1) for o, n in zip(overrides, names, strict=True)]
 
 
 def _is_multirun(hc: Any) -> bool:
@@ -68,7 +75,7 @@ def wandb_name(run_name: str) -> str:
     if _is_multirun(hc):
         name = f"{name}#{hc.job.num}"
     # The run name already says the policy (or the experiment's name): do not repeat it.
-    parts = [_short(o) for o in run_overrides(hc) if o.partition("=")[2] != str(run_name)]
+    parts = _shorten_all([o for o in run_overrides(hc) if o.partition("=")[2] != str(run_name)])
     full = " ".join([name, *parts])
     return full if len(full) <= _MAX_NAME else full[: _MAX_NAME - 1] + "…"
 
