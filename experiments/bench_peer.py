@@ -150,7 +150,13 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
             from adaptive_st.inference.engine import OnnxStyleTransfer
             from adaptive_st.inference.export import cached_onnx
 
-            engine: StyleTransfer = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
+            from adaptive_st.checkpoint import CheckpointError
+
+            try:
+                engine: StyleTransfer = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
+            except CheckpointError as err:  # e.g. WCT's eigh has no ONNX operator
+                print(f"in-process onnxruntime skipped: {err}", file=sys.stderr)
+                continue
         else:
             engine = StyleTransfer(model, resolve_runtime("cpu"))
         prepared = engine.style_from_images([read_image(style)], style.stem)
