@@ -44,17 +44,18 @@ def config_groups(config_dir: Path) -> dict[str, list[str]]:
     return groups
 
 
-def train_help() -> str:
-    """``adaptive-st train --help`` without Hydra: its help composes every config group (seconds)."""
+def train_help(command: str = "train", module: str = "adaptive_st.cli.train") -> str:
+    """``adaptive-st train --help`` (and ``eval --help``) without Hydra: its help composes every config
+    group (seconds)."""
     config_dir = Path(__file__).resolve().parents[2] / "conf"
-    spec = importlib.util.find_spec("adaptive_st.cli.train")
+    spec = importlib.util.find_spec(module)
     doc = ""
     if spec is not None and spec.origin is not None:
         with open(spec.origin, encoding="utf-8") as f:
             doc = ast.get_docstring(ast.parse(f.read())) or ""
-    lines = ["usage: adaptive-st train [group=option ...] [key=value ...] [--cfg job] [--multirun]", "",
+    lines = [f"usage: adaptive-st {command} [group=option ...] [key=value ...] [--cfg job] [--multirun]", "",
              plain(doc), "", f"config groups (group=option), from {config_dir}:"]
     lines += [f"  {group}: {', '.join(options)}" for group, options in config_groups(config_dir).items()]
-    lines += ["", "'adaptive-st train [overrides] --cfg job' prints the composed config; "
-              "'python -m adaptive_st.train --help' is Hydra's full help, '--hydra-help' its flags."]
+    lines += ["", f"'adaptive-st {command} [overrides] --cfg job' prints the composed config; "
+              f"'python -m adaptive_st.{command} --help' is Hydra's full help, '--hydra-help' its flags."]
     return "\n".join(lines)

@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"adaptive-st: unknown command {name!r}; choose from {', '.join(COMMANDS)} "
               "(adaptive-st --help lists them)", file=sys.stderr)
         return 2
-    if name == "train" and any(arg in {"-h", "--help"} for arg in rest):
+    if name in {"train", "eval"} and any(arg in {"-h", "--help"} for arg in rest):
         from adaptive_st.cli.helptext import train_help
 
-        print(train_help())
+        print(train_help(name, COMMANDS[name]))
         return 0
     import importlib
 
