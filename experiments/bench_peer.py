@@ -147,10 +147,9 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
     for backend in backends:
         model = load_stylizer(ckpt)
         if backend == "onnxruntime":
+            from adaptive_st.checkpoint import CheckpointError
             from adaptive_st.inference.engine import OnnxStyleTransfer
             from adaptive_st.inference.export import cached_onnx
-
-            from adaptive_st.checkpoint import CheckpointError
 
             try:
                 engine: StyleTransfer = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
