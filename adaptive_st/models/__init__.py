@@ -3,6 +3,7 @@
 from adaptive_st.models.content_generator import ContentGenerator
 from adaptive_st.models.discriminator import MultiScaleDiscriminator, PatchDiscriminator
 from adaptive_st.models.feature_transform import FeatureStatsStyle, FeatureTransformGenerator
+from adaptive_st.models.micro import MicroGenerator, MicroStyle
 from adaptive_st.models.style_generator import StyleEmbedding, StyleGenerator, StyleImageEncoder
 from adaptive_st.models.stylizer import Stylizer, build_stylizer
 
@@ -10,6 +11,8 @@ __all__ = [
     "ContentGenerator",
     "FeatureStatsStyle",
     "FeatureTransformGenerator",
+    "MicroGenerator",
+    "MicroStyle",
     "MultiScaleDiscriminator",
     "PatchDiscriminator",
     "StyleEmbedding",

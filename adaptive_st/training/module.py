@@ -219,6 +219,8 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
                 content_ref = stylized
         else:
             fake = self.stylizer(content, self._style_input(batch), cond=cond)
+            if self.perceptual.content_target == "stylized":
+                content_ref = self._stylized_targets(c_feats, s_stats)
         terms = self._generator_terms(fake, content, style, content_ref, s_stats)
         means = {k: v.float().mean() for k, v in terms.items()}
         ctx = PolicyContext(

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from adaptive_st.losses import PerceptualLoss
 from adaptive_st.losses.perceptual import style_stats
-from adaptive_st.models.feature_transform import LEVELS
+from adaptive_st.models.feature_transform import LEVELS, colouring, transform_features
 from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 from adaptive_st.training.distributed import rank_mean
@@ -48,6 +48,8 @@ class TrainingSteps:
         layers = self.perceptual.style_layers
         if self.reuse_loss_features:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
+        if self.perceptual.content_target == "stylized":
+            layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
         if not (self.cache_style_targets and "style_index" in batch):
             return style_stats(self.perceptual.features(style, layers), layers)
         keys = [int(i) for i in batch["style_index"].tolist()]
@@ -59,6 +61,19 @@ class TrainingSteps:
                 self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
         return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
                        torch.cat([self._style_cache[k][name][1] for k in keys])) for name in layers}
+
+    @torch.no_grad()
+    def _stylized_targets(self, c_feats: Mapping[str, Tensor],
+                          s_stats: Mapping[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+        """``content_target=stylized`` for a model that does not transform VGG features itself (e.g. the
+        light model): the photo's features whitened and coloured with the style's mean and covariance
+        at each content layer, the target the quality model's decoder is trained on. A parameter-free
+        teacher, so a light model learns the quality model's objective without running it."""
+        out = {}
+        for k in self.perceptual.content_layers:
+            mean, colour = colouring(*s_stats[k], "wct")
+            out[k] = transform_features(c_feats[k], mean, colour, "wct")
+        return out
 
     def _real_images(self, style: Tensor, size: tuple[int, int]) -> Tensor:
         """D's real examples at the outputs' size: a random crop of each (whole) style image."""

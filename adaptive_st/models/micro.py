@@ -1,0 +1,183 @@
+"""The light model: micro encoders and dual modulation, no VGG at inference (after MicroAST, Wang et al.
+AAAI'23), trained on the quality model's objective.
+
+Why this design: the quality model needs a VGG pass and a covariance eigendecomposition per image, about
+2 s per 512² image on a CPU. Here both encoders are a few small convolutions, and the style still enters
+as *statistics* (channel mean and std of the style encoder's features at every level), which is what
+lets a feed-forward model handle paintings it never saw:
+
+* **S** (:class:`MicroStyle`): style image → micro encoder → per-level (mean, std) = the style code →
+  (a) AdaIN targets for the content features at every level, and (b) an MLP from the code to (γ, β) of
+  every decoder normalisation ("dual modulation"). An optional λ condition joins the MLP's input.
+* **G** (:class:`MicroGenerator`): content → micro encoder → AdaIN of each level to the style's
+  statistics → a decoder that starts at 1/8 resolution and adds the stylised finer levels back while
+  upsampling (coarse-to-fine, like the quality model's decoder).
+
+Trained with the quality recipe's VGG losses (``experiment=cpu_micro``): its content target is the
+photo's VGG features whitened and coloured with the painting's statistics, the quality model's own
+objective, so the light model learns to paint what the quality model paints without running a VGG.
+Every normalisation is a :class:`~adaptive_st.models.layers.AdaIN`, so tiled inference shares whole-image statistics as with
+the base model, and the graph exports to ONNX (convolutions, means and nearest upsampling only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from adaptive_st.models.layers import AdaIN, ConvAct, ModulatedResBlock, UpModulated, conv3x3
+
+ModParams = list[tuple[Tensor, Tensor]]
+#: Resolution levels of the micro encoder: full, 1/2, 1/4 and 1/8.
+NUM_LEVELS = 4
+
+
+def level_channels(width: int) -> list[int]:
+    return [width * 2**i for i in range(NUM_LEVELS)]
+
+
+class MicroEncoder(nn.Module):
+    """Four levels (full, 1/2, 1/4, 1/8 resolution; ``width`` × 1, 2, 4, 8 channels) and a residual
+    block at the coarsest, whose receptive field (≈ 70 px) is what brush strokes need."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        c = level_channels(width)
+        self.stages = nn.ModuleList([ConvAct(3, c[0]), *(ConvAct(c[i - 1], c[i], stride=2) for i in range(1, NUM_LEVELS))])
+        self.res1 = conv3x3(c[-1], c[-1])
+        self.res2 = conv3x3(c[-1], c[-1])
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        feats, h = [], x * 2 - 1
+        for stage in self.stages:
+            h = stage(h)
+            feats.append(h)
+        feats[-1] = h + self.res2(F.leaky_relu(self.res1(h), 0.2))
+        return feats
+
+
+def mean_std(x: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+    """Channel mean and std (B, C) in float32 (bf16 variances of small activations underflow)."""
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)
+    return mean, (var + eps).sqrt()
+
+
+class MicroStyle(nn.Module):
+    """S: micro encoder → per-level channel (mean, std) = the code → level AdaIN targets + decoder (γ, β).
+
+    Args:
+        modulation_dims: G's sites: the encoder's level channels, then the decoder's AdaIN channels.
+        width: encoder width (must equal G's, so the levels line up).
+        hidden: MLP width from code (+ λ) to the decoder's (γ, β).
+        cond_dim: size of the λ condition (1 for λ-conditioned policies, else 0).
+        image_size: style images are encoded at most this large (statistics, not pixels, matter).
+    """
+
+    encoder_kind = "image"
+
+    def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
+                 image_size: int | None = 512) -> None:
+        super().__init__()
+        self.levels = level_channels(width)
+        dims = list(modulation_dims)
+        if dims[:NUM_LEVELS] != self.levels:
+            raise ValueError(f"MicroStyle(width={width}) has levels {self.levels}, the generator asks for "
+                             f"{dims[:NUM_LEVELS]}: set model.style_generator.width to model.generator.width")
+        if cond_dim < 0:
+            raise ValueError("model.style_generator.cond_dim must be >= 0")
+        self.modulation_dims = dims
+        self.decoder_dims = dims[NUM_LEVELS:]
+        self.cond_dim = cond_dim
+        self.image_size = image_size
+        self.encoder = MicroEncoder(width)
+        self.style_dim = 2 * sum(self.levels)
+        self.mlp = nn.Sequential(nn.Linear(self.style_dim + cond_dim, hidden), nn.LeakyReLU(0.2, inplace=True))
+        self.head = nn.Linear(hidden, 2 * sum(self.decoder_dims))
+        nn.init.zeros_(self.head.weight)  # decoder modulation starts at the identity (γ=1, β=0)
+        nn.init.zeros_(self.head.bias)
+
+    def encode(self, style: Tensor) -> Tensor:
+        """Code (B, style_dim): every level's channel mean then std. Mixing styles averages codes."""
+        if self.image_size is not None and max(style.shape[-2:]) > self.image_size:
+            scale = self.image_size / max(style.shape[-2:])
+            style = F.interpolate(style, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
+        return torch.cat([torch.cat(mean_std(f), 1) for f in self.encoder(style)], 1)
+
+    def modulation(self, code: Tensor, cond: Tensor | None = None) -> ModParams:
+        """Per level (std, mean) as AdaIN's (γ, β), then (γ, β) for every decoder site."""
+        out: ModParams = []
+        offset = 0
+        for c in self.levels:
+            mean, std = code[:, offset : offset + c], code[:, offset + c : offset + 2 * c]
+            out.append((std, mean))
+            offset += 2 * c
+        x = code
+        if self.cond_dim:
+            if cond is None:
+                raise ValueError("this model is λ-conditioned (cond_dim>0): pass a condition (λ) per sample")
+            # λ spans orders of magnitude; its log is the natural scale to condition on.
+            x = torch.cat([code, torch.log(cond.reshape(code.shape[0], -1).to(code.dtype).clamp_min(1e-8))], 1)
+        raw = self.head(self.mlp(x))
+        offset = 0
+        for d in self.decoder_dims:
+            out.append((1.0 + raw[:, offset : offset + d], raw[:, offset + d : offset + 2 * d]))
+            offset += 2 * d
+        return out
+
+    def forward(self, style: Tensor, cond: Tensor | None = None) -> ModParams:
+        return self.modulation(self.encode(style), cond)
+
+
+class MicroGenerator(nn.Module):
+    """G: micro encoder → AdaIN per level → modulated coarse-to-fine decoder (see the module docstring).
+
+    Args:
+        width: encoder channels at full resolution (×2 per level); 16 costs ≈ 5 GMAC per 512² image.
+        n_res_blocks: modulated residual blocks at 1/8 resolution.
+    """
+
+    def __init__(self, width: int = 16, n_res_blocks: int = 1) -> None:
+        super().__init__()
+        if width < 4 or n_res_blocks < 0:
+            raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
+        c = level_channels(width)
+        self.encoder = MicroEncoder(width)
+        self.level_norms = nn.ModuleList(AdaIN() for _ in c)
+        self.blocks = nn.ModuleList(ModulatedResBlock(c[-1]) for _ in range(n_res_blocks))
+        self.ups = nn.ModuleList(UpModulated(c[i], c[i - 1]) for i in range(NUM_LEVELS - 1, 0, -1))
+        self.refine = ConvAct(c[0], c[0])
+        self.to_rgb = conv3x3(c[0], 3)
+
+    @property
+    def modulated(self) -> list[nn.Module]:
+        return [*self.blocks, *self.ups]
+
+    @property
+    def modulation_dims(self) -> list[int]:
+        """The encoder levels (AdaIN'd to the style's statistics), then every decoder AdaIN site in order."""
+        return [*level_channels(self.refine.conv.in_channels), *(d for m in self.modulated for d in m.modulation_dims)]
+
+    @property
+    def last_layer(self) -> nn.Parameter:
+        return self.to_rgb.weight
+
+    def forward(self, x: Tensor, params: ModParams, alpha: float | Tensor = 1.0) -> Tensor:
+        """``x`` (B,3,H,W) in [0,1], H and W multiples of 8; output unbounded in training, [0,1] in eval."""
+        if x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"MicroGenerator needs H and W divisible by 8, got {tuple(x.shape[-2:])}")
+        if len(params) != len(self.modulation_dims):
+            raise ValueError(f"expected {len(self.modulation_dims)} modulation pairs, got {len(params)}")
+        feats = self.encoder(x)
+        levels = [norm(f, *p, alpha) for norm, f, p in zip(self.level_norms, feats, params, strict=False)]
+        h, i = levels[-1], NUM_LEVELS
+        for block in self.blocks:
+            h = block(h, params[i : i + 2], alpha)
+            i += 2
+        for up, skip in zip(self.ups, reversed(levels[:-1]), strict=True):
+            h = up(h, params[i : i + 1], alpha) + skip
+            i += 1
+        out = self.to_rgb(self.refine(h))
+        return out if self.training else out.clamp(0, 1)

@@ -1,0 +1,105 @@
+"""The light model: shapes, per-level AdaIN to the style's statistics, dual modulation, λ input, export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from adaptive_st.models import MicroGenerator, MicroStyle, Stylizer
+from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
+
+
+def pair(width: int = 8, cond_dim: int = 0) -> tuple[MicroGenerator, MicroStyle]:
+    torch.manual_seed(0)
+    g = MicroGenerator(width=width)
+    return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim)
+
+
+def test_shapes_and_code_layout():
+    g, s = pair()
+    content, style = torch.rand(2, 3, 40, 64), torch.rand(2, 3, 56, 56)
+    code = s.encode(style)
+    assert code.shape == (2, 2 * sum(level_channels(8))) == (2, s.style_dim)
+    params = s.modulation(code)
+    assert [p[0].shape[1] for p in params] == g.modulation_dims
+    out = Stylizer(g, s).eval()(content, style)
+    assert out.shape == content.shape and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match="divisible by 8"):
+        g(torch.rand(1, 3, 36, 64), params[:1])
+
+
+def test_content_levels_take_the_style_encoders_statistics():
+    """Every encoder level of G is AdaIN'd to the mean/std S measured at the same level (α=1), and α=0
+    leaves the content's own features: the part of the style code that needs no training to generalise."""
+    g, s = pair()
+    with torch.no_grad():  # activations well above AdaIN's eps (1e-5 on the variance)
+        for p in (*g.encoder.parameters(), *s.encoder.parameters()):
+            p.mul_(3)
+    content, style = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64) * 0.5 + 0.3
+    params = s(style)
+    feats = g.encoder(content)
+    s_feats = s.encoder(style)
+    for i in range(NUM_LEVELS):
+        out = g.level_norms[i](feats[i], *params[i])
+        for got, want in zip(mean_std(out), mean_std(s_feats[i]), strict=True):
+            assert torch.allclose(got, want, rtol=1e-3, atol=1e-3)
+        same = g.level_norms[i](feats[i], *params[i], alpha=0.0)
+        assert torch.allclose(same, feats[i], atol=1e-4)
+
+
+def test_gradients_reach_both_encoders_and_the_modulation_head():
+    g, s = pair()
+    with torch.no_grad():
+        s.head.weight.normal_(0, 0.01)  # the head starts at zero: the identity modulation
+    out = Stylizer(g, s).train()(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    (out - 0.5).pow(2).mean().backward()
+    for name, net in (("G encoder", g.encoder), ("S encoder", s.encoder), ("S head", s.head), ("decoder", g.ups)):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters()), name
+
+
+def test_lambda_condition_changes_only_the_decoder_modulation():
+    _, s = pair(cond_dim=1)
+    with torch.no_grad():
+        s.head.weight.normal_(0, 0.1)
+    code = s.encode(torch.rand(1, 3, 32, 32))
+    low, high = s.modulation(code, torch.tensor([0.1])), s.modulation(code, torch.tensor([10.0]))
+    for i in range(NUM_LEVELS):
+        assert all(torch.equal(a, b) for a, b in zip(low[i], high[i], strict=True))
+    assert not torch.allclose(low[NUM_LEVELS][0], high[NUM_LEVELS][0])
+    with pytest.raises(ValueError, match="condition"):
+        s.modulation(code)
+
+
+def test_style_width_must_match_the_generator():
+    g = MicroGenerator(width=8)
+    with pytest.raises(ValueError, match=r"model\.style_generator\.width"):
+        MicroStyle(g.modulation_dims, width=16)
+
+
+def test_exports_to_onnx_with_eager_numbers(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import onnxruntime
+
+    g, s = pair()
+    stylizer = Stylizer(g, s).eval()
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stylizer = stylizer
+
+        def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+            return self.stylizer(content, style)
+
+    content, style = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 40, 40)
+    path = tmp_path / "micro.onnx"
+    graph = Graph().eval()
+    torch.onnx.export(graph, (content, style), str(path), input_names=["content", "style"],
+                      dynamic_axes={"content": {2: "h", 3: "w"}, "style": {2: "sh", 3: "sw"}}, dynamo=False)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    content2 = torch.rand(1, 3, 64, 96)
+    got = session.run(None, {"content": content2.numpy(), "style": style.numpy()})[0]
+    with torch.no_grad():
+        want = graph(content2, style)
+    assert torch.allclose(torch.from_numpy(got), want, atol=1e-4)
