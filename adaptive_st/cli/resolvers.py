@@ -41,14 +41,14 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("wandb_group", _wandb_group)
 
 
-# W&B naming (adaptive_st.utils.wandb_run) imports Lightning: only when a config is resolved.
+# W&B naming (adaptive_st.runlog.wandb_run) imports Lightning: only when a config is resolved.
 def _wandb_name(run_name: str) -> str:
-    from adaptive_st.utils.wandb_run import wandb_name
+    from adaptive_st.runlog.wandb_run import wandb_name
 
     return wandb_name(run_name)
 
 
 def _wandb_group(task_name: str) -> str:
-    from adaptive_st.utils.wandb_run import wandb_group
+    from adaptive_st.runlog.wandb_run import wandb_group
 
     return wandb_group(task_name)

@@ -61,9 +61,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 
     from adaptive_st.checkpoint import load_resume_checkpoint
     from adaptive_st.cli.validation import validate_config
+    from adaptive_st.runlog.progress import progress_bar
+    from adaptive_st.runlog.wandb_run import hydra_summary
     from adaptive_st.training.csv_resume import continue_csv_logs
-    from adaptive_st.utils.progress import progress_bar
-    from adaptive_st.utils.wandb_run import hydra_summary
 
     validate_config(cfg)
     L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
@@ -206,7 +206,7 @@ def _stop_signal(trainer: L.Trainer) -> int:
 
 def _wandb_summary(trainer: L.Trainer, metrics: dict[str, float]) -> None:
     """The run summary holds the final validation metrics (every run ends with a validation)."""
-    from adaptive_st.utils.wandb_run import RunLogger
+    from adaptive_st.runlog.wandb_run import RunLogger
 
     if trainer.is_global_zero:
         for lg in trainer.loggers:
@@ -226,12 +226,12 @@ def _finish_wandb(trainer: L.Trainer) -> None:
 def apply_extras(cfg: DictConfig) -> None:
     """``extras``: filter harmless library warnings/notices (``ignore_warnings``), print the config tree
     (``print_config``). Run first, before Lightning or W&B print anything."""
-    from adaptive_st.utils.quiet import quiet_libraries
+    from adaptive_st.runlog.quiet import quiet_libraries
 
     extras = cfg.get("extras") or {}
     quiet_libraries(ignore_warnings=bool(extras.get("ignore_warnings", True)))
     if extras.get("print_config", False):
-        from adaptive_st.utils.config_tree import print_config_tree
+        from adaptive_st.runlog.config_tree import print_config_tree
 
         print_config_tree(cfg)
 

@@ -15,8 +15,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
-from adaptive_st.utils.progress import describe, remaining_batches
-from adaptive_st.utils.quiet import is_noise
+from adaptive_st.runlog.progress import describe, remaining_batches
+from adaptive_st.runlog.quiet import is_noise
 from tests.conftest import FAST
 from tests.wandb_records import run_summary
 
