@@ -11,6 +11,7 @@ train. All problems are reported together in one :class:`ConfigError`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -219,13 +220,17 @@ def check_checkpoint_settings(cfg: DictConfig) -> Iterator[str]:
                f"and only saves when a batch ends on a multiple, so {every} would save every {2 * every} steps")
 
 
-def check_loss_weights(cfg: DictConfig) -> Iterator[str]:
-    """Policies check ``policy.base_weights``; naming ``loss.weights`` points at the key the user set."""
-    weights = OmegaConf.select(cfg, "loss.weights")
-    if weights is None:
+def check_base_weights(cfg: DictConfig) -> Iterator[str]:
+    """The λ the policy will get (``policy.base_weights``), checked with the policy's own rule before anything
+    is built, and named by the key the user sets: ``loss.weights`` when it is wired there (conf/train.yaml)."""
+    policy = cfg.get("policy")
+    if not isinstance(policy, DictConfig) or "base_weights" not in policy:
         return
+    node = policy._get_node("base_weights")
+    source = re.fullmatch(r"\$\{([\w.]+)\}", str(node._value())) if node._is_interpolation() else None
+    key = source.group(1) if source else "policy.base_weights"
     try:
-        validate_weights(OmegaConf.to_container(weights, resolve=True), "loss.weights")  # type: ignore[arg-type]
+        validate_weights(OmegaConf.to_container(policy.base_weights, resolve=True), key)  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
         yield str(exc)
 
@@ -248,7 +253,7 @@ CHECKS: tuple[Check, ...] = (
     check_strategy_devices,
     check_accelerator_precision,
     check_checkpoint_settings,
-    check_loss_weights,
+    check_base_weights,
     check_module_settings,
     check_seed,
 )

@@ -21,6 +21,16 @@ def test_policy_options_compose_and_instantiate(compose_cfg, policy):
     assert obj.base_weights == pytest.approx(dict(cfg.loss.weights))
 
 
+def test_base_weights_are_wired_once_and_follow_loss_weights(compose_cfg):
+    """λ in one place: no policy YAML repeats the base weights; a ``loss.weights`` override and an
+    experiment's ``loss.weights`` reach the policy."""
+    assert [p.name for p in (CONFIG_DIR / "policy").glob("*.yaml") if "base_weights" in p.read_text()] == []
+    cfg = compose_cfg("policy=schedule", "loss.weights.style=2")
+    assert instantiate(cfg.policy).base_weights["style"] == 2.0
+    cfg = compose_cfg("experiment=cpu_quality")
+    assert dict(cfg.policy.base_weights) == dict(cfg.loss.weights)
+
+
 @pytest.mark.parametrize("model", options("model"))
 def test_model_options_compose(compose_cfg, model):
     extra = ["model.style_generator.num_styles=4"] if "embedding" in model else []

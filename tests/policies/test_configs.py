@@ -17,7 +17,9 @@ B = 4
 
 
 def build(path: Path) -> WeightPolicy:
-    root = OmegaConf.create({"seed": 0, "loss": {"weights": BASE}, "policy": OmegaConf.load(path)})
+    # conf/train.yaml wires every policy's base λ to loss.weights; the policy YAMLs hold only their own keys.
+    policy = OmegaConf.merge(OmegaConf.load(path), {"base_weights": "${loss.weights}"})
+    root = OmegaConf.create({"seed": 0, "loss": {"weights": BASE}, "policy": policy})
     return instantiate(root.policy)
 
 
