@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
 
@@ -54,6 +54,20 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = Fals
     return str(path)
 
 
+#: Optimizer steps Lightning counts per batch in manual optimization: one G step and one D step.
+STEPS_PER_BATCH = 2
+
+
+def apply_batches(cfg: DictConfig) -> None:
+    """``batches=N`` (the count a person means) → ``trainer.max_steps = 2·N`` (Lightning's count of G and D
+    optimizer steps); ``batches=null`` leaves ``trainer.max_steps`` as configured."""
+    batches = cfg.get("batches")
+    if batches is None:
+        return
+    with open_dict(cfg):
+        cfg.trainer.max_steps = STEPS_PER_BATCH * int(batches)
+
+
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Check the config (and the checkpoint to resume), seed, then instantiate datamodule, module and trainer."""
     import lightning as L
@@ -66,6 +80,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     from adaptive_st.training.csv_resume import continue_csv_logs
 
     validate_config(cfg)
+    apply_batches(cfg)  # before the config is resolved, logged and compared with a checkpoint's
     L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(cfg.paths.output_dir), quiet=True)

@@ -235,6 +235,13 @@ def check_base_weights(cfg: DictConfig) -> Iterator[str]:
         yield str(exc)
 
 
+def check_batches(cfg: DictConfig) -> Iterator[str]:
+    """``batches`` is a top-level key (no constructor argument): :func:`check_value_types` does not see it."""
+    batches = cfg.get("batches")
+    if batches is not None and (not isinstance(batches, int) or isinstance(batches, bool) or batches < 1):
+        yield f"batches={batches!r}: expected an integer >= 1 (or null to train trainer.max_steps optimizer steps)"
+
+
 def check_seed(cfg: DictConfig) -> Iterator[str]:
     """The seed is no constructor argument, so :func:`check_value_types` does not see it."""
     seed = cfg.get("seed")
@@ -256,4 +263,5 @@ CHECKS: tuple[Check, ...] = (
     check_base_weights,
     check_module_settings,
     check_seed,
+    check_batches,
 )

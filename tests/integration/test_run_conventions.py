@@ -81,6 +81,24 @@ def test_progress_bar_counts_batches():
     assert "-" not in describe(trainer)  # no "Epoch 0/-2"
 
 
+def test_batches_sets_max_steps(compose_cfg):
+    """The user sets batches: ``batches=N`` trains N batches (2·N G and D optimizer steps); null keeps
+    ``trainer.max_steps``; a bad value is a config error naming ``batches``."""
+    from adaptive_st.cli.train import apply_batches, build
+    from adaptive_st.cli.validation import ConfigError, validate_config
+
+    cfg = compose_cfg("trainer.max_steps=8")
+    assert cfg.batches is None
+    apply_batches(cfg)
+    assert cfg.trainer.max_steps == 8
+    cfg = compose_cfg("trainer.max_steps=8", "batches=3")
+    _, _, trainer = build(cfg)  # applied before the config is logged and the Trainer built
+    assert trainer.max_steps == 6 and cfg.trainer.max_steps == 6
+    for bad in ("0", "abc", "1.5"):
+        with pytest.raises(ConfigError, match=r"batches=.*expected an integer >= 1"):
+            validate_config(compose_cfg(f"batches={bad}"))
+
+
 @pytest.mark.slow
 def test_ten_batch_run_ends_with_one_validation(compose_cfg):
     """max_steps=20 trains 10 batches, fewer than val_check_interval: the run still validates once, at the end."""
