@@ -56,7 +56,10 @@ def identify_vgg(path: Path) -> str | None:
     from adaptive_st.losses.vgg_layout import build_layout
 
     try:
-        keys = set(load_file(path, mmap=True))
+        try:
+            keys = set(load_file(path, mmap=True))
+        except RuntimeError:  # the legacy (non-zip) torch.save format, as the AdaIN VGG files, cannot be mmapped
+            keys = set(load_file(path))
     except Exception:  # not a state dict: report it as unrecognised rather than crash the report
         return None
     if "features.0.weight" in keys:
