@@ -253,6 +253,13 @@ def check_module_settings(cfg: DictConfig) -> Iterator[str]:
     n = OmegaConf.select(cfg, "module.max_consecutive_nonfinite")
     if isinstance(n, int) and n < 1:  # other types: check_value_types
         yield f"module.max_consecutive_nonfinite={n}: must be an integer >= 1"
+    if OmegaConf.select(cfg, "module.cache_style_targets") is True:
+        if OmegaConf.select(cfg, "data.style_size") is None:
+            yield ("module.cache_style_targets=true needs data.style_size (whole style images; a random crop "
+                   "is a new image every time): set data.style_size or module.cache_style_targets=false")
+        if OmegaConf.select(cfg, "data.style_augment") is True:
+            yield ("module.cache_style_targets=true with data.style_augment=true: augmented styles differ every "
+                   "time, their statistics cannot be cached; set module.cache_style_targets=false")
 
 
 CHECKS: tuple[Check, ...] = (

@@ -36,6 +36,11 @@ class StyleTransferDataModule(L.LightningDataModule):
     (:mod:`adaptive_st.data.resumable`); under DDP Lightning wraps its sampler for the ranks. Train
     augmentation depends on the epoch: add ``DatasetEpochCallback`` to the trainer or call
     :meth:`set_epoch` each epoch.
+
+    ``style_augment`` (with ``style_size``): training sees each painting re-cropped at a random scale and
+    with a rotated palette (:func:`~adaptive_st.data.datasets.augment_style`), so a *learned* style encoder
+    meets more than the few dozen styles on disk. A style index then no longer names one image, so it
+    excludes ``module.cache_style_targets``.
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         persistent_workers: bool = False,
         style_size: int | None = None,
+        style_augment: bool = False,
         holdout_content: Sequence[str] = (),
         holdout_styles: Sequence[str] = (),
     ) -> None:
@@ -66,6 +72,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.save_hyperparameters(logger=False)
         _require(style_size is None or style_size >= crop_size, "data.style_size", style_size,
                  f"must be >= data.crop_size={crop_size} (or null)")
+        _require(not style_augment or style_size is not None, "data.style_augment", style_augment,
+                 "needs data.style_size (whole style images to re-crop)")
         _require(crop_size >= 1, "data.crop_size", crop_size, "must be >= 1")
         self.load_size = default_load_size(crop_size) if load_size is None else int(load_size)
         if crop_size > self.load_size:
@@ -97,6 +105,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.style_size = style_size
+        self.style_augment = style_augment
         self.holdout = (tuple(holdout_content), tuple(holdout_styles))
         self.style_train_paths: list[Path] = []
         self.style_val_paths: list[Path] = []
@@ -168,7 +177,8 @@ class StyleTransferDataModule(L.LightningDataModule):
             "style_size": self.style_size,
         }
         self.train_dataset = UnpairedStyleDataset(
-            self.content_train_paths, self.style_train_paths, train=True, length=self.train_length, **common
+            self.content_train_paths, self.style_train_paths, train=True, length=self.train_length,
+            style_augment=self.style_augment, **common
         )
         self.val_dataset = UnpairedStyleDataset(
             self.content_val_paths, self.style_val_paths, train=False, length=self.num_val_pairs, **common

@@ -10,10 +10,18 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from adaptive_st.data.images import DataConfigError, ImageLoadError, load_rgb, pil_to_uint8_tensor
+from adaptive_st.data.images import (
+    DataConfigError,
+    ImageLoadError,
+    eval_crop_array,
+    load_rgb,
+    pil_to_uint8_tensor,
+)
+from adaptive_st.data.images import resize_shorter_side as resize_shorter_side
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,7 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         length: int | None = None,
         cache: bool = True,
         style_size: int | None = None,
+        style_augment: bool = False,
     ) -> None:
         if not content_paths:
             raise DataConfigError("No content images given; check `data.content_dir`.")
@@ -92,7 +101,10 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         self.cache = cache
         if style_size is not None and style_size < crop_size:
             raise ValueError(f"data.style_size={style_size} must be >= data.crop_size={crop_size} (or null)")
+        if style_augment and style_size is None:
+            raise ValueError("data.style_augment=true needs data.style_size (whole style images to re-crop)")
         self.style_size = style_size
+        self.style_augment = style_augment and train
 
         n_content = len(self.content_paths)
         # One shared-memory block: [epoch, bad flags of content files..., bad flags of style files...]. Shared
@@ -141,10 +153,17 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         )
         return {
             "content": self._crop(content, rng),
-            "style": self._crop(style, rng) if self.style_size is None else self._crop(style, None, self.style_size),
+            "style": self._style_item(style, rng),
             "content_index": content_index,
             "style_index": style_index,
         }
+
+    def _style_item(self, style: torch.Tensor, rng: np.random.Generator | None) -> torch.Tensor:
+        if self.style_size is None:
+            return self._crop(style, rng)
+        if self.style_augment and rng is not None:
+            return augment_style(style, self.style_size, rng)
+        return self._crop(style, None, self.style_size)
 
     def preload(self, num_threads: int = 1) -> None:
         """Decode every file into the cache now (no-op without ``cache``); marks bad files as a side effect."""
@@ -213,14 +232,31 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         return torch.from_numpy(out)
 
 
-def resize_shorter_side(img: Image.Image, size: int) -> Image.Image:
-    """Resize keeping the aspect ratio so the shorter side is exactly ``size`` (up- or downscaling)."""
-    w, h = img.size
-    if min(w, h) == size:
-        return img
-    scale = size / min(w, h)
-    new = (size, max(size, round(h * scale))) if w <= h else (max(size, round(w * scale)), size)
-    return img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+def hue_rotation(theta: float) -> np.ndarray:
+    """The 3×3 RGB matrix that rotates colours by ``theta`` about the grey axis (greys stay grey)."""
+    k = np.full(3, 1 / np.sqrt(3))
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.cos(theta) * np.eye(3) + np.sin(theta) * cross + (1 - np.cos(theta)) * np.outer(k, k)
+
+
+def augment_style(image: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """A new painting from a known one, for a learned style encoder that must generalise from a few
+    dozen paintings: a random square of 50–100 % of the shorter side scaled to ``size`` (a new stroke
+    scale), flipped half of the time, and in 3 of 4 cases its palette rotated about the grey axis (new
+    colours, same texture). ``image``: uint8 (3, H, W); returns float32 (3, size, size) in [0, 1]."""
+    _, h, w = image.shape
+    side = max(1, round(min(h, w) * rng.uniform(0.5, 1.0)))
+    top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    patch = image[:, top : top + side, left : left + side].float().div_(255.0)
+    if side != size:
+        patch = F.interpolate(patch[None], size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False)[0]
+    if rng.random() < 0.5:
+        patch = patch.flip(-1)
+    if rng.random() < 0.75:
+        rotation = torch.from_numpy(hue_rotation(rng.uniform(-np.pi, np.pi))).float()
+        patch = torch.einsum("ij,jhw->ihw", rotation, patch)
+    return patch.clamp_(0, 1).contiguous()
 
 
 def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -233,5 +269,6 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
 def eval_crop(img: Image.Image, load_size: int, crop_size: int) -> torch.Tensor:
     """The evaluation-mode preprocessing, the one used everywhere an image is not randomly cropped: validation,
     the policy comparison, and the style code / per-image λ at inference (``inference.images``). The shorter
-    side is resized to ``load_size`` (PIL bicubic), then the centre ``crop_size`` crop; float32 (3, crop, crop)."""
-    return center_crop(pil_to_uint8_tensor(resize_shorter_side(img, load_size)), crop_size)
+    side is resized to ``load_size`` (PIL bicubic), then the centre ``crop_size`` crop; float32 (3, crop, crop)
+    (``data.images.eval_crop_array``, which the torch-free stylize path calls directly)."""
+    return torch.from_numpy(eval_crop_array(img, load_size, crop_size))

@@ -148,3 +148,32 @@ def test_persistent_workers_see_set_epoch_and_report_bad_files(
     seen5 = styles()
     assert seen0 != seen5
     assert seen5 == _style_indices(ds)  # the persistent workers used the epoch set in the main process
+
+
+def test_style_augment_changes_training_styles_only(make_folder: MakeFolder) -> None:
+    content = make_folder("content", 2, size=(60, 40))
+    style = make_folder("style", 3, size=(80, 50), seed=1)
+    plain = UnpairedStyleDataset(content, style, crop_size=32, train=True, style_size=40)
+    augmented = UnpairedStyleDataset(content, style, crop_size=32, train=True, style_size=40, style_augment=True)
+    val = UnpairedStyleDataset(content, style, crop_size=32, train=False, style_size=40, style_augment=True)
+    changed = 0
+    for i in range(len(plain)):
+        a, p = augmented[i], plain[i]
+        assert a["style"].shape == p["style"].shape == (3, 40, 40)
+        assert float(a["style"].min()) >= 0 and float(a["style"].max()) <= 1
+        assert a["style_index"] == p["style_index"] and torch.equal(a["content"], p["content"])
+        changed += not torch.allclose(a["style"], p["style"], atol=1e-3)
+        assert torch.equal(augmented[i]["style"], a["style"]), "an item is a function of (seed, epoch, index)"
+    assert changed >= 2
+    assert torch.equal(val[0]["style"], UnpairedStyleDataset(content, style, crop_size=32, train=False,
+                                                             style_size=40)[0]["style"]), "validation is never augmented"
+    with pytest.raises(ValueError, match="style_size"):
+        UnpairedStyleDataset(content, style, crop_size=32, style_augment=True)
+
+
+def test_hue_rotation_keeps_greys_and_is_a_rotation() -> None:
+    import numpy as np
+
+    r = datasets_module.hue_rotation(2.0)
+    assert np.allclose(r @ r.T, np.eye(3)) and np.allclose(r @ np.ones(3), np.ones(3))
+    assert not np.allclose(r @ np.array([1.0, 0, 0]), [1.0, 0, 0])

@@ -29,6 +29,9 @@ from tests.reliability.conftest import TINY
     (["loss.weights.content=nan"], r"loss\.weights\.content=nan: loss weights must be finite"),
     (["+loss.weights.colour=1"], r"loss\.weights\.colour: unknown loss term"),
     (["module.max_consecutive_nonfinite=0"], r"module\.max_consecutive_nonfinite=0: must be an integer >= 1"),
+    (["module.cache_style_targets=true"], r"module\.cache_style_targets=true needs data\.style_size"),
+    (["module.cache_style_targets=true", "data.style_size=160", "data.style_augment=true"],
+     r"data\.style_augment=true: augmented styles differ every time"),
 ])
 def test_bad_setting_names_its_key(compose_cfg, overrides: list[str], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
