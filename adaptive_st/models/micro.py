@@ -22,17 +22,22 @@ the base model, and the graph exports to ONNX (convolutions, means and nearest u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
+from adaptive_st.models.feature_transform import LEVELS, frozen_vgg
 from adaptive_st.models.layers import AdaIN, ConvAct, ModulatedResBlock, UpModulated, conv3x3
 
 ModParams = list[tuple[Tensor, Tensor]]
 #: Resolution levels of the micro encoder: full, 1/2, 1/4 and 1/8.
 NUM_LEVELS = 4
+#: S's feature space: its own micro encoder (no VGG at inference), or the frozen VGG to relu3_1 on the
+#: style image only (pretrained statistics generalise to unseen paintings; the content path stays micro).
+STYLE_ENCODERS = ("micro", "vgg")
 
 
 def level_channels(width: int) -> list[int]:
@@ -74,12 +79,18 @@ class MicroStyle(nn.Module):
         hidden: MLP width from code (+ λ) to the decoder's (γ, β).
         cond_dim: size of the λ condition (1 for λ-conditioned policies, else 0).
         image_size: style images are encoded at most this large (statistics, not pixels, matter).
+        encoder: ``"micro"`` (a learned micro encoder; its own statistics are the level AdaIN targets) or
+            ``"vgg"`` (the frozen VGG's relu1_1..relu3_1 mean/std is the code and linear heads predict the
+            level targets: a pretrained statistic generalises to paintings never seen in training, at the
+            cost of a VGG pass over the style image only). ``pretrained``/``vgg_weights``/``hub_dir``: as
+            for the quality model (the VGG weights are saved in checkpoints).
     """
 
     encoder_kind = "image"
 
     def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
-                 image_size: int | None = 512) -> None:
+                 image_size: int | None = 512, encoder: str = "micro", pretrained: bool = True,
+                 vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
         super().__init__()
         self.levels = level_channels(width)
         dims = list(modulation_dims)
@@ -92,8 +103,25 @@ class MicroStyle(nn.Module):
         self.decoder_dims = dims[NUM_LEVELS:]
         self.cond_dim = cond_dim
         self.image_size = image_size
-        self.encoder = MicroEncoder(width)
-        self.style_dim = 2 * sum(self.levels)
+        #: With the VGG encoder, training hands S the style statistics its loss already computed.
+        self.reads_feature_stats = encoder == "vgg"
+        if encoder not in STYLE_ENCODERS:
+            raise ValueError(f"model.style_generator.encoder={encoder!r}: expected one of {STYLE_ENCODERS}")
+        self.encoder_name = encoder
+        if encoder == "micro":
+            self.encoder: nn.Module = MicroEncoder(width)
+            self.style_dim = 2 * sum(self.levels)
+            self.level_head: nn.Linear | None = None
+        else:
+            self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
+            self.style_dim = 2 * sum(LAYER_CHANNELS[k] for k in LEVELS)
+            # The micro levels' AdaIN targets, predicted from the VGG statistics: (raw std, mean) per channel,
+            # starting at std 1, mean 0 (softplus(0.5413) = 1).
+            self.level_head = nn.Linear(self.style_dim + cond_dim, 2 * sum(self.levels))
+            nn.init.zeros_(self.level_head.weight)
+            with torch.no_grad():
+                self.level_head.bias.copy_(torch.cat([torch.cat([torch.full((c,), 0.5413), torch.zeros(c)])
+                                                      for c in self.levels]))
         self.mlp = nn.Sequential(nn.Linear(self.style_dim + cond_dim, hidden), nn.LeakyReLU(0.2, inplace=True))
         self.head = nn.Linear(hidden, 2 * sum(self.decoder_dims))
         nn.init.zeros_(self.head.weight)  # decoder modulation starts at the identity (γ=1, β=0)
@@ -104,22 +132,37 @@ class MicroStyle(nn.Module):
         if self.image_size is not None and max(style.shape[-2:]) > self.image_size:
             scale = self.image_size / max(style.shape[-2:])
             style = F.interpolate(style, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
-        return torch.cat([torch.cat(mean_std(f), 1) for f in self.encoder(style)], 1)
+        if self.level_head is None:
+            return torch.cat([torch.cat(mean_std(f), 1) for f in self.encoder(style)], 1)
+        with torch.no_grad():
+            feats = self.encoder(style, LEVELS)
+        return torch.cat([torch.cat(mean_std(feats[k]), 1) for k in LEVELS], 1)
+
+    def code_from_stats(self, stats: Mapping[str, tuple[Tensor, Tensor]]) -> Tensor:
+        """The VGG code from per-layer (mean, covariance): what :meth:`encode` computes, without the VGG."""
+        if not self.reads_feature_stats:
+            raise ValueError("code_from_stats needs model.style_generator.encoder=vgg")
+        return torch.cat([torch.cat([stats[k][0].float(),
+                                     stats[k][1].float().diagonal(dim1=-2, dim2=-1).clamp_min(0).add(1e-5).sqrt()], 1)
+                          for k in LEVELS], 1)
 
     def modulation(self, code: Tensor, cond: Tensor | None = None) -> ModParams:
         """Per level (std, mean) as AdaIN's (γ, β), then (γ, β) for every decoder site."""
         out: ModParams = []
-        offset = 0
-        for c in self.levels:
-            mean, std = code[:, offset : offset + c], code[:, offset + c : offset + 2 * c]
-            out.append((std, mean))
-            offset += 2 * c
-        x = code
+        # VGG statistics (ReLU means and stds, ≥ 0, spanning decades) enter the heads on a log scale.
+        x = code if self.level_head is None else torch.log(code.clamp_min(0) + 1e-2)
         if self.cond_dim:
             if cond is None:
                 raise ValueError("this model is λ-conditioned (cond_dim>0): pass a condition (λ) per sample")
             # λ spans orders of magnitude; its log is the natural scale to condition on.
-            x = torch.cat([code, torch.log(cond.reshape(code.shape[0], -1).to(code.dtype).clamp_min(1e-8))], 1)
+            x = torch.cat([x, torch.log(cond.reshape(code.shape[0], -1).to(x.dtype).clamp_min(1e-8))], 1)
+        levels = code if self.level_head is None else self.level_head(x)
+        offset = 0
+        for c in self.levels:
+            first, second = levels[:, offset : offset + c], levels[:, offset + c : offset + 2 * c]
+            # The micro code holds (mean, std); the VGG head predicts (raw std, mean).
+            out.append((second, first) if self.level_head is None else (F.softplus(first) + 1e-3, second))
+            offset += 2 * c
         raw = self.head(self.mlp(x))
         offset = 0
         for d in self.decoder_dims:

@@ -150,6 +150,9 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         # A feature-statistics model (G and S built on the loss's own frozen VGG) takes the loss's VGG
         # features and style statistics directly: no second VGG pass over content or style.
         self.reuse_loss_features = shares_vgg(generator, perceptual) and shares_vgg(style_generator, perceptual)
+        # An S that reads VGG statistics (the light model with encoder=vgg) takes the loss's style statistics.
+        self.reuse_style_stats = getattr(style_generator, "reads_feature_stats", False) \
+            and shares_vgg(style_generator, perceptual)
 
     # ------------------------------------------------------------------ setup
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -218,7 +221,11 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             if self.perceptual.content_target == "stylized":
                 content_ref = stylized
         else:
-            fake = self.stylizer(content, self._style_input(batch), cond=cond)
+            if self.reuse_style_stats:
+                params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
+                fake = self.generator(content, params)
+            else:
+                fake = self.stylizer(content, self._style_input(batch), cond=cond)
             if self.perceptual.content_target == "stylized":
                 content_ref = self._stylized_targets(c_feats, s_stats)
         terms = self._generator_terms(fake, content, style, content_ref, s_stats)

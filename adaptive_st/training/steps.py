@@ -44,9 +44,9 @@ class TrainingSteps:
 
     def _style_stats(self, batch: Mapping[str, Tensor], style: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
         """Per-layer (mean, covariance) of each style image: the style loss's targets (and S's code when
-        :attr:`reuse_loss_features`), cached by ``style_index`` with ``cache_style_targets``."""
+        :attr:`reuse_loss_features` / :attr:`reuse_style_stats`), cached by ``style_index`` with ``cache_style_targets``."""
         layers = self.perceptual.style_layers
-        if self.reuse_loss_features:
+        if self.reuse_loss_features or self.reuse_style_stats:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
         if self.perceptual.content_target == "stylized":
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))

@@ -68,3 +68,19 @@ def test_short_run_trains_and_stylize_runs_the_light_model(compose_cfg, shared_d
     assert stylize.main([str(ckpt), str(content), str(style), "--out", str(out), "--size", "96",
                          "--backend", "torch"]) in (0, None)
     assert len(list(out.glob("*.png"))) == 1
+
+
+def test_vgg_style_encoder_reads_the_losss_statistics(compose_cfg):
+    """encoder=vgg: S's code from the loss's cached style statistics equals its own VGG pass, so training
+    skips that pass and inference (no loss) computes the same modulation."""
+    cfg = compose_cfg(*SMALL, "model.style_generator.encoder=vgg", fast=False)
+    module = instantiate(cfg.module, run_config=None)
+    assert module.reuse_style_stats and not module.reuse_loss_features
+    style = torch.rand(2, 3, 64, 64)
+    s = module.style_generator
+    with torch.no_grad():
+        fast = s.code_from_stats(module._style_stats({"style": style}, style))
+        slow = s.encode(style)
+    assert fast.shape == slow.shape == (2, s.style_dim)
+    assert torch.allclose(fast, slow, rtol=1e-4, atol=1e-4)
+    assert not any(p.requires_grad for p in s.encoder.parameters()), "the VGG stays frozen"
