@@ -3,6 +3,9 @@
 Everything that touches image files goes through this module so that every odd file a user can throw at the
 trainer (16-bit PNGs, CMYK JPEGs, rotated phone photos, transparent PNGs, truncated downloads, bombs) ends up
 either as a plain 8-bit RGB image or as one clear :class:`ImageLoadError` naming the file and the fix.
+
+Torch-free (numpy and PIL; the two tensor converters import torch when called): the torch-free stylize
+path (``inference.lean``) loads and crops images with exactly this code.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -243,17 +249,47 @@ def list_images(root: str | Path, config_key: str) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+def resize_shorter_side(img: Image.Image, size: int) -> Image.Image:
+    """Resize keeping the aspect ratio so the shorter side is exactly ``size`` (up- or downscaling)."""
+    w, h = img.size
+    if min(w, h) == size:
+        return img
+    scale = size / min(w, h)
+    new = (size, max(size, round(h * scale))) if w <= h else (max(size, round(w * scale)), size)
+    return img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def eval_crop_array(img: Image.Image, load_size: int, crop_size: int) -> np.ndarray:
+    """The evaluation-mode preprocessing (``data.datasets.eval_crop`` wraps it in a tensor): shorter side
+    → ``load_size`` (PIL bicubic), then the centre ``crop_size`` crop; float32 (3, crop, crop) in [0, 1]."""
+    img = resize_shorter_side(img, load_size)
+    arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
+    h, w = arr.shape[:2]
+    top, left = (h - crop_size) // 2, (w - crop_size) // 2
+    crop = arr[top : top + crop_size, left : left + crop_size].transpose(2, 0, 1)
+    return np.ascontiguousarray(crop, dtype=np.float32) / np.float32(255.0)
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """RGB PIL image -> float32 array (3, H, W) in [0, 1], the range every model in the project expects."""
+    arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)) / np.float32(255.0)
+
+
 # Both converters work in numpy and only wrap the result: per-sample torch ops in the main process go through
 # torch's intra-op thread pool, whose synchronisation costs milliseconds per tiny op on a busy machine.
 
 
 def pil_to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL image -> uint8 tensor (3, H, W); the compact form kept in dataset caches."""
+    import torch
+
     arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> float32 tensor (3, H, W) in [0, 1], the range every model in the project expects."""
-    arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.float32)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)) / np.float32(255.0))
+    """RGB PIL image -> float32 tensor (3, H, W) in [0, 1] (:func:`pil_to_array`)."""
+    import torch
+
+    return torch.from_numpy(pil_to_array(img))
