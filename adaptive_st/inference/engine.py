@@ -13,7 +13,6 @@ fp16/bf16 and CUDA.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adaptive_st.inference.common import StylizeOptions as StylizeOptions
 from adaptive_st.inference.export import export_spec, import_onnxruntime
 from adaptive_st.inference.images import (
     MULTIPLE,
-    PRESERVE_COLOR,
     center_crop_like_training,
     crop_to,
     keep_content_chroma,
@@ -47,10 +46,7 @@ from adaptive_st.inference.model import (
 )
 from adaptive_st.inference.runtime import Runtime
 from adaptive_st.inference.tiling import (
-    AUTO_TILE_ABOVE,
     BLEND,
-    DEFAULT_STATS_SIZE,
-    DEFAULT_TILE,
     default_overlap,
     minimum_side,
     run_tiled,
@@ -59,42 +55,6 @@ from adaptive_st.inference.tiling import (
 
 if TYPE_CHECKING:
     from adaptive_st.losses.vgg import VGGFeatures
-
-@dataclass(frozen=True)
-class StylizeOptions:
-    """Per-call knobs. ``tile=None`` tiles automatically above ``AUTO_TILE_ABOVE`` px, ``0`` never;
-    ``tile_overlap=None`` derives the overlap from G's receptive field."""
-
-    alpha: float = 1.0
-    lam: float | None = None
-    preserve_color: str = "none"
-    size: int | None = None
-    tile: int | None = None
-    tile_overlap: int | None = None
-    stats_size: int = DEFAULT_STATS_SIZE
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
-            raise ValueError(f"alpha (--alpha) {self.alpha}: style strength must be in [0, 1] (0 = content only)")
-        if self.preserve_color not in PRESERVE_COLOR:
-            raise ValueError(f"preserve_color (--preserve-color) {self.preserve_color!r}: expected one of "
-                             f"{list(PRESERVE_COLOR)}")
-        if self.tile is not None and self.tile != 0 and self.tile < 64:
-            raise ValueError(f"tile (--tile) {self.tile}: use 0 (no tiling), or a tile side >= 64 px")
-        if self.tile_overlap is not None and (self.tile_overlap < 0 or self.tile_overlap % MULTIPLE):
-            raise ValueError(f"tile overlap (--tile-overlap) {self.tile_overlap}: must be a non-negative multiple of "
-                             f"{MULTIPLE}")
-        if self.stats_size < 64:
-            raise ValueError(f"stats size (--stats-size) {self.stats_size}: must be >= 64")
-
-    def tile_for(self, height: int, width: int) -> int:
-        """The tile side for an image (0 = whole image), rounded up to a multiple of 8."""
-        tile = self.tile
-        if tile is None:
-            tile = DEFAULT_TILE if max(height, width) > AUTO_TILE_ABOVE else 0
-        tile = -(-tile // MULTIPLE) * MULTIPLE
-        return 0 if tile >= max(height, width) else tile
-
 
 @dataclass
 class Style:

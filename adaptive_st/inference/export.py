@@ -9,17 +9,15 @@ not exported: pass λ. TorchScript is traced (``torch.jit.script`` cannot compil
 the ``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
 symbolic H/W.
 
-The ONNX cache: a graph is exported once per checkpoint (and per weight set, EMA or live), by default into
-``<checkpoint folder>/.onnx_cache/`` (``~/.cache/adaptive_st/onnx`` when that folder is read-only), and is
-checked against the eager model before it is used (``PARITY_TOLERANCE``). Its key holds the checkpoint's
-path, size and mtime, the weight set, the opset and the torch / adaptive_st versions, so a re-trained
-``last.ckpt`` is exported again and its stale graph removed.
+The ONNX cache (``inference.onnx_cache``, which finds it without torch): a graph is exported once per
+checkpoint (and per weight set, EMA or live) with a JSON sidecar of :func:`export_spec`'s metadata, and is
+checked against the eager model before it is used (``PARITY_TOLERANCE``); a re-trained ``last.ckpt`` is
+exported again and its stale graph removed. A model the exporter refuses gets a sidecar saying so.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -34,9 +32,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import adaptive_st
 from adaptive_st.inference.choices import OPSET as OPSET  # Resize with antialias needs opset 18
-from adaptive_st.inference.model import CheckpointError, LoadedModel, NonFiniteError
+from adaptive_st.inference.model import CheckpointError, LoadedModel, NonFiniteError, default_condition
+from adaptive_st.inference.onnx_cache import (
+    SIDECAR_FORMAT,
+    cache_folders,
+    cache_stem,
+    read_sidecar,
+    write_json,
+)
+from adaptive_st.inference.onnx_cache import user_cache_dir as user_cache_dir
 from adaptive_st.models import Stylizer
 
 #: Max |exported − eager| accepted by ``adaptive-st export`` and by the onnxruntime backend's cache.
@@ -53,7 +58,9 @@ class ExportableStylizer(nn.Module):
 
     def forward(self, content: Tensor, style: Tensor, alpha: Tensor, lam: Tensor | None = None) -> Tensor:
         h, w = content.shape[-2], content.shape[-1]
-        x = F.pad(content, (0, (8 - w % 8) % 8, 0, (8 - h % 8) % 8), mode="reflect")
+        # (h + 7) // 8 * 8, not h + (8 - h % 8) % 8: the exporter can prove the first is a multiple of 8, so a
+        # generator that checks its input's divisibility is not specialised to the example's h % 8.
+        x = F.pad(content, (0, (w + 7) // 8 * 8 - w, 0, (h + 7) // 8 * 8 - h), mode="reflect")
         out = self.stylizer(x, style, alpha, lam if self.conditioned else None)
         return out[..., :h, :w]
 
@@ -65,18 +72,36 @@ class ExportSpec:
     input_names: tuple[str, ...]
     example: tuple[Tensor, ...]
     metadata: dict[str, Any]
+    style_sides: tuple[int, int] = (16, 16384)  # the range of style H and W the graph is exported for
+
+
+def style_example_sides(model: LoadedModel) -> tuple[int, tuple[int, int]]:
+    """Side of the example style image, and the range of sides the graph is exported for.
+
+    Style encoders resize the style to their ``image_size`` (always, or only above it). The example is on
+    the same side of ``image_size`` as the training crop every stylize path feeds the graph: larger (the
+    resize is traced) when the crop is, else smaller (an encoder that only shrinks is traced without it).
+    """
+    s = model.stylizer.style_generator
+    size = int(getattr(s.encoder, "image_size", None) or getattr(s, "image_size", None) or 128)
+    if model.train_crop[1] > size:
+        return size + 37, (size + 1, 16384)
+    return max(16, size - 11), (16, size)
 
 
 def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> ExportSpec:
-    """Example inputs (H, W not multiples of 8, style larger than the encoder's input size, so neither
-    the padding nor the style resize is traced away)."""
+    """Example inputs (H, W not multiples of 8, and a style that makes the encoder take the branch it takes
+    for the training crop, so neither the padding nor the style resize is traced away)."""
+    from adaptive_st.inference.tiling import minimum_side
+
     gen = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, height, width, generator=gen)
+    sides = (16, 16384)
     if model.encoder_kind == "embedding":
         style = torch.zeros(1, dtype=torch.long)
     else:
-        size = getattr(model.stylizer.style_generator.encoder, "image_size", 128) + 37
-        style = torch.rand(1, 3, size, size + 11, generator=gen)
+        size, sides = style_example_sides(model)
+        style = torch.rand(1, 3, size, size + (11 if size + 11 <= sides[1] else -5), generator=gen)
     names = ["content", "style_id" if model.encoder_kind == "embedding" else "style", "alpha"]
     example = [content, style, torch.tensor([0.8])]
     lam_range = None
@@ -85,20 +110,34 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         lam_default = float(getattr(model.policy, "inference_lambda", 1.0))
         example.append(torch.tensor([lam_default]))
         lam_range = [getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)]
+    lam_default = None
+    if model.conditioned and not model.per_image:
+        lam_default = float(default_condition(model, None).reshape(-1)[0])  # type: ignore[union-attr]
     metadata = {
+        "format": SIDECAR_FORMAT,
         "checkpoint": str(model.path),
         "weights": model.weights,
+        "weights_label": model.weights_label,
         "policy": model.policy_name,
         "inputs": names,
+        "encoder_kind": model.encoder_kind,
+        "conditioned": model.conditioned,
+        "per_image": model.per_image,
+        "lambda_default": lam_default,
+        "train_crop": list(model.train_crop),
+        "min_side": minimum_side(model.stylizer.generator),
+        "multiple": 8,
+        "style_sides": list(sides),
         "content": "float32 (B,3,H,W) RGB in [0,1], any H, W (ONNX: B = 1; TorchScript: any B)",
-        "style": "int64 (B,) style ids" if model.encoder_kind == "embedding" else "float32 (B or 1,3,h,w) RGB in [0,1]",
+        "style": "int64 (B,) style ids" if model.encoder_kind == "embedding" else
+                 f"float32 (B or 1,3,h,w) RGB in [0,1], h and w in {sides[0]}..{sides[1]}",
         "alpha": "float32 (B or 1,) style strength in [0,1]",
         "lam": "float32 (B or 1,) λ_style > 0" if model.conditioned else None,
         "lambda_range": lam_range,
         "num_styles": model.num_styles or None,
         "output": "float32 (B,3,H,W) RGB in [0,1]",
     }
-    return ExportSpec(tuple(names), tuple(example), metadata)
+    return ExportSpec(tuple(names), tuple(example), metadata, sides)
 
 
 def _module(model: LoadedModel) -> ExportableStylizer:
@@ -123,10 +162,12 @@ def export_torchscript(model: LoadedModel, path: str | Path) -> Path:
 def export_onnx(model: LoadedModel, path: str | Path, opset: int = OPSET) -> Path:
     """Export to ONNX with symbolic H/W for content and style."""
     spec = export_spec(model)
+    lo, hi = spec.style_sides
     dims = {
-        "content": {2: torch.export.Dim("height", min=8, max=16384), 3: torch.export.Dim("width", min=8, max=16384)},
-        "style": {2: torch.export.Dim("style_height", min=8, max=16384),
-                  3: torch.export.Dim("style_width", min=8, max=16384)},
+        # At least 16: a 4-level encoder needs 2 px at 1/8 scale; stylize pads smaller images up to G's minimum side.
+        "content": {2: torch.export.Dim("height", min=16, max=16384), 3: torch.export.Dim("width", min=16, max=16384)},
+        "style": {2: torch.export.Dim("style_height", min=lo, max=hi),
+                  3: torch.export.Dim("style_width", min=lo, max=hi)},
     }
     shapes = tuple(dims.get(name) for name in spec.input_names)
     path = Path(path)
@@ -195,11 +236,12 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
 
         session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     gen = torch.Generator().manual_seed(1)
+    lo, hi = spec.style_sides
     for i, (h, w) in enumerate(sizes):
         # Every input differs from the traced example: constants baked into a trace would show here.
         inputs = [torch.rand(1, 3, h, w, generator=gen), spec.example[1], torch.tensor([0.3 + 0.2 * i])]
         if model.encoder_kind == "image":
-            inputs[1] = torch.rand(1, 3, h + 9, w + 5, generator=gen)
+            inputs[1] = torch.rand(1, 3, min(max(h + 9, lo), hi), min(max(w + 5, lo), hi), generator=gen)
         if model.conditioned:
             inputs.append(spec.example[3] * (2.0 + i))
         with torch.no_grad():
@@ -218,15 +260,6 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
 
 
 # -------------------------------------------------------------------------------------- ONNX cache
-CACHE_DIRNAME = ".onnx_cache"
-
-
-def user_cache_dir() -> Path:
-    """Fallback cache for checkpoints in read-only folders (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "adaptive_st" / "onnx"
-
-
 def import_onnxruntime() -> Any:
     try:
         import onnxruntime
@@ -237,27 +270,35 @@ def import_onnxruntime() -> Any:
 
 
 def cache_name(model: LoadedModel, opset: int = OPSET) -> str:
-    """``<ckpt stem>.<ema|live>.<key>.onnx``; the key changes whenever the exported graph could."""
-    stat = model.path.stat()
-    key = {"path": str(model.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-           "weights": model.weights, "opset": opset, "torch": torch.__version__,
-           "adaptive_st": adaptive_st.__version__}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return f"{model.path.stem}.{model.weights}.{digest}.onnx"
+    """``<ckpt stem>.<ema|live>.<key>.onnx`` (``onnx_cache.cache_stem``)."""
+    return cache_stem(model.path, model.weights, opset) + ".onnx"
+
+
+def _sidecar(model: LoadedModel, folder: Path, stem: str, default: bool | None, **extra: Any) -> None:
+    """Write the sidecar of a cache entry. ``default``: the run loaded the checkpoint's default weights
+    (True), or ran with ``--no-ema`` (None: keep what an earlier run found)."""
+    old = read_sidecar(folder / f"{stem}.json") or {}
+    meta = {**export_spec(model).metadata, "default": bool(default or old.get("default")), **extra}
+    write_json(folder / f"{stem}.json", meta)
 
 
 def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = OPSET,
-                announce: Callable[[Path], None] | None = None) -> Path:
-    """The model's ONNX graph from the cache, exported and parity-checked on first use.
+                announce: Callable[[Path], None] | None = None, default: bool | None = True) -> Path:
+    """The model's ONNX graph from the cache, exported and parity-checked on first use, with its sidecar.
 
     ``cache_dir`` replaces the default locations; ``announce(target)`` is called before an export (it
-    takes a while: the CLI says so). Written to a temporary name and renamed, so an interrupted export
-    never leaves a truncated graph that a later run would trust.
+    takes a while: the CLI says so); ``default``: see :func:`_sidecar`. Written to a temporary name and
+    renamed, so an interrupted export never leaves a truncated graph that a later run would trust.
     """
-    name = cache_name(model, opset)
-    folders = [cache_dir] if cache_dir is not None else [model.path.parent / CACHE_DIRNAME, user_cache_dir()]
+    stem = cache_stem(model.path, model.weights, opset)
+    name = f"{stem}.onnx"
+    folders = cache_folders(model.path, cache_dir)
     for folder in folders:
         if (folder / name).is_file():
+            meta = read_sidecar(folder / f"{stem}.json")
+            if meta is None or (default and not meta.get("default")):
+                with contextlib.suppress(OSError):  # a graph cached before sidecars existed
+                    _sidecar(model, folder, stem, default)
             return folder / name
     errors = []
     for folder in folders:
@@ -271,6 +312,7 @@ def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = 
             if not diff <= PARITY_TOLERANCE:
                 raise CheckpointError(f"{model.path}: the ONNX export differs from the eager model by {diff:.2e} "
                                       f"(> {PARITY_TOLERANCE:g}); use --backend torch")
+            _sidecar(model, folder, stem, default)
             os.replace(tmp, folder / name)
         except OSError as err:
             errors.append(f"{folder}: {err.strerror or err}")
@@ -278,12 +320,30 @@ def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = 
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        stem = f"{model.path.stem}.{model.weights}."
-        for stale in folder.glob(f"{stem}*.onnx"):
-            if stale.name != name:
-                with contextlib.suppress(OSError):
-                    stale.unlink()
+        remove_stale(folder, model, stem)
         return folder / name
     raise CheckpointError(f"{model.path}: cannot write the ONNX cache ({'; '.join(errors)}); "
                           "pass --onnx-cache DIR with a writable folder")
 
+
+def remove_stale(folder: Path, model: LoadedModel, keep: str) -> None:
+    """Graphs and sidecars of earlier versions of this checkpoint (same stem and weights, other key)."""
+    for stale in folder.glob(f"{model.path.stem}.{model.weights}.*"):
+        if stale.suffix in (".onnx", ".json") and stale.name.rsplit(".", 1)[0] != keep:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def mark_unexportable(model: LoadedModel, reason: str, cache_dir: Path | None = None, opset: int = OPSET,
+                      default: bool | None = True) -> None:
+    """Remember in the cache that this checkpoint cannot be exported (``--backend auto`` then goes straight
+    to torch); silently nothing when no cache folder is writable."""
+    stem = cache_stem(model.path, model.weights, opset)
+    for folder in cache_folders(model.path, cache_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _sidecar(model, folder, stem, default, exportable=False, reason=reason)
+        except OSError:
+            continue
+        remove_stale(folder, model, stem)
+        return

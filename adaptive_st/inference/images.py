@@ -1,7 +1,7 @@
 """Images for inference: files ↔ tensors, output names, resizing, padding for G and colour preservation.
 
 - Every read goes through ``data.images.load_rgb``; outputs are 8-bit PNGs.
-- Output file names: ``<content-stem>__<style-stem>[__a0.5][__lam3][__luminance].png``. The suffixes appear
+- Output file names (``common``, shared with the torch-free path): ``<content-stem>__<style-stem>[__a0.5][__lam3][__luminance].png``. The suffixes appear
   only when the value was set away from its default, so two runs with different α, λ or colour mode never
   collide. Names keep
   every letter of the inputs (``日本.jpg`` → ``日本__candy.png``): only what cannot be in one file name
@@ -16,10 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +24,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from adaptive_st.data.datasets import eval_crop
 from adaptive_st.data.images import load_rgb, pil_to_tensor
 from adaptive_st.inference.choices import PRESERVE_COLOR as PRESERVE_COLOR
+from adaptive_st.inference.common import MAX_NAME_BYTES as MAX_NAME_BYTES
+from adaptive_st.inference.common import MAX_SIZE as MAX_SIZE
+from adaptive_st.inference.common import MULTIPLE as MULTIPLE
+from adaptive_st.inference.common import crop_like_training, resized_shape
+from adaptive_st.inference.common import mix_name as mix_name
+from adaptive_st.inference.common import number as number
+from adaptive_st.inference.common import output_name as output_name
+from adaptive_st.inference.common import pad_amounts as pad_amounts
+from adaptive_st.inference.common import safe_file_name as safe_file_name
 
 
 def read_image(path: str | Path) -> Tensor:
@@ -54,22 +58,13 @@ def quantize(image: Tensor) -> Tensor:
     return image.float().clamp(0, 1).mul(255).round().div(255)
 
 
-#: Largest ``size`` a resize may ask for: 16k px a side is already ~3 GB of float32 image; beyond, a typo
-#: (``--size 100000``) would exhaust memory instead of failing.
-MAX_SIZE = 16384
-
-
 def resize_longer_side(image: Tensor, size: int | None) -> Tensor:
     """Resize (…,3,H,W) so its longer side is ``size`` (antialiased when shrinking); None keeps it."""
-    if size is None:
-        return image
-    if not 8 <= size <= MAX_SIZE:
-        raise ValueError(f"size (--size) {size}: the longer side must be 8..{MAX_SIZE} pixels")
     h, w = image.shape[-2:]
-    if max(h, w) == size:
+    new = resized_shape(h, w, size)
+    if new == (h, w):
         return image
-    scale = size / max(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    scale = size / max(h, w)  # type: ignore[operator]
     batch = image if image.dim() == 4 else image.unsqueeze(0)
     out = F.interpolate(batch.float(), size=new, mode="bilinear", antialias=scale < 1, align_corners=False)
     out = out.clamp(0, 1)
@@ -77,92 +72,13 @@ def resize_longer_side(image: Tensor, size: int | None) -> Tensor:
 
 
 def center_crop_like_training(image: Tensor, load_size: int, crop_size: int) -> Tensor:
-    """The evaluation-mode training preprocessing (``data.datasets.eval_crop``: shorter side → ``load_size``,
-    PIL bicubic, centre crop ``crop_size``) of a (3,H,W) tensor in [0,1].
-
-    Style codes and per-image λ are taken from what the networks saw in training (a crop covering most of
-    the style image at a fixed scale), not from an arbitrarily sized full image.
-    """
-    image = _central_span(image, load_size, crop_size)
+    """The evaluation-mode training preprocessing of a (3,H,W) tensor in [0,1] (``common.crop_like_training``:
+    shorter side → ``load_size``, PIL bicubic, centre crop ``crop_size``, on the image's 8-bit values)."""
     arr = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return eval_crop(Image.fromarray(np.ascontiguousarray(arr)), load_size, crop_size)
-
-
-def _central_span(image: Tensor, load_size: int, crop_size: int) -> Tensor:
-    """Cut a long thin image's long axis to twice what the centre crop needs before it is resized.
-
-    Resizing a 3×50000 strip so its shorter side is ``load_size`` first would make a ~150×2.5M px image
-    (seconds, gigabytes) to keep 128×128 of it. Only images whose resized long side exceeds 4× the crop
-    are cut (photos and paintings are not), and the cut keeps the pixels the crop and its resampling
-    kernel read.
-    """
-    h, w = image.shape[-2:]
-    short, long = min(h, w), max(h, w)
-    scale = load_size / short
-    if long * scale <= 4 * crop_size:
-        return image
-    span = max(short, math.ceil(2 * crop_size / scale) + 2)
-    start = (long - span) // 2
-    return image[..., start : start + span, :] if h > w else image[..., start : start + span]
-
-
-# ------------------------------------------------------------------------------------------- names
-#: Path separators (both, so a name is portable) and C0/C1 control characters, NUL included.
-_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]+")
-#: NAME_MAX of Linux/macOS file systems, in bytes of the UTF-8 encoded name.
-MAX_NAME_BYTES = 255
-
-
-def number(value: float) -> str:
-    """Compact, file-name-safe form of a number: 0.5 → ``0.5``, 3.0 → ``3``, 1e-05 → ``1e-05``."""
-    return f"{value:g}"
-
-
-def mix_name(stems: Sequence[str], weights: Sequence[float] | None) -> str:
-    """Style stem of a mix: ``candy0.7+udnie0.3`` (equal weights: ``candy+udnie``)."""
-    if weights is None:
-        return "+".join(stems)
-    return "+".join(f"{s}{number(w)}" for s, w in zip(stems, weights, strict=True))
-
-
-def safe_file_name(stem: str, suffix: str = "") -> str:
-    """``stem + suffix`` as one valid file name: separators and control characters become ``_``, and a stem
-    too long for the file system is cut (at a character boundary) and tagged with a hash of the full stem."""
-    stem = _UNSAFE.sub("_", stem)
-    budget = MAX_NAME_BYTES - len(suffix.encode())
-    if len(stem.encode()) <= budget:
-        return stem + suffix
-    tag = "~" + hashlib.sha1(stem.encode()).hexdigest()[:10]
-    cut = stem.encode()[: budget - len(tag)].decode(errors="ignore")
-    return cut + tag + suffix
-
-
-def output_name(content_stem: str, style_stem: str, alpha: float = 1.0, lam: float | None = None,
-                preserve_color: str = "none") -> str:
-    """``<content>__<style>[__a<α>][__lam<λ>][__<colour mode>].png``: every setting away from its default is
-    in the name, so runs with another α, λ or ``--preserve-color`` never collide."""
-    name = f"{content_stem}__{style_stem}"
-    if alpha != 1.0:
-        name += f"__a{number(alpha)}"
-    if lam is not None:
-        name += f"__lam{number(lam)}"
-    if preserve_color not in ("none", None):
-        name += f"__{preserve_color}"
-    return safe_file_name(name, ".png")
+    return torch.from_numpy(crop_like_training(arr, load_size, crop_size))
 
 
 # ----------------------------------------------------------------------------------------- padding
-MULTIPLE = 8  # three stride-2 stages in G
-
-
-def pad_amounts(height: int, width: int, multiple: int = MULTIPLE, min_side: int = 0) -> tuple[int, int]:
-    """``(pad_bottom, pad_right)`` that make both sides multiples of ``multiple`` and at least ``min_side``."""
-    def target(side: int) -> int:
-        return max(side + (-side) % multiple, -(-min_side // multiple) * multiple)
-
-    return target(height) - height, target(width) - width
-
-
 def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE, min_side: int = 0) -> Tensor:
     """Pad (B,C,H,W) at the bottom/right (see :func:`pad_amounts`): reflect, or replicate where a side is
     too short to reflect that far."""

@@ -1,0 +1,111 @@
+"""Where ``stylize`` keeps a checkpoint's exported ONNX graph, and how it is found without importing torch.
+
+A graph is cached per checkpoint and weight set (EMA or live) as ``<stem>.<weights>.<key>.onnx`` with a
+JSON sidecar ``<stem>.<weights>.<key>.json`` (``export_spec(...).metadata``: inputs, λ default, training
+crop, minimum side, …), by default in ``<checkpoint folder>/.onnx_cache/`` (``~/.cache/adaptive_st/onnx``
+when that folder is read-only). The key hashes the checkpoint's path, size and mtime, the weight set, the
+opset and the torch / adaptive_st versions (read from package metadata, not by importing torch), so a
+re-trained ``last.ckpt`` is exported again. A model that cannot be exported (e.g. WCT's eigh) leaves a
+sidecar with ``"exportable": false`` and no graph, so ``--backend auto`` does not retry it on every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import adaptive_st
+from adaptive_st.inference.choices import OPSET
+
+CACHE_DIRNAME = ".onnx_cache"
+#: Version of the sidecar's fields; sidecars of another version are ignored (the graph is re-exported).
+SIDECAR_FORMAT = 1
+
+
+def user_cache_dir() -> Path:
+    """Fallback cache for checkpoints in read-only folders (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "adaptive_st" / "onnx"
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def cache_stem(checkpoint: Path, weights: str, opset: int = OPSET) -> str:
+    """``<ckpt stem>.<ema|live>.<key>``; the key changes whenever the exported graph could."""
+    stat = checkpoint.stat()
+    key = {"path": str(checkpoint.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+           "weights": weights, "opset": opset, "torch": package_version("torch"),
+           "adaptive_st": adaptive_st.__version__}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{checkpoint.stem}.{weights}.{digest}"
+
+
+def cache_folders(checkpoint: Path, cache_dir: Path | None = None) -> list[Path]:
+    return [cache_dir] if cache_dir is not None else [checkpoint.parent / CACHE_DIRNAME, user_cache_dir()]
+
+
+def sidecar_of(graph: Path) -> Path:
+    return graph.with_suffix(".json")
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's fields, or None when it is missing, unreadable or of another format."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == SIDECAR_FORMAT else None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically (a temporary name, then renamed): a reader never sees half a sidecar."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+@dataclass(frozen=True)
+class CachedGraph:
+    """A cache entry: the graph (None for a model that cannot be exported) and its sidecar."""
+
+    graph: Path | None
+    sidecar: Path
+    meta: dict[str, Any]
+
+
+def find_cached(checkpoint: Path, use_ema: bool = True, cache_dir: Path | None = None,
+                opset: int = OPSET) -> CachedGraph | None:
+    """The cached graph of the weights a run would load, or None when there is none yet.
+
+    ``use_ema``: the EMA graph when the checkpoint has one, else the live graph of a checkpoint without an
+    EMA (its sidecar says ``"default": true``); without it, the live graph.
+    """
+    try:
+        stems = [cache_stem(checkpoint, w, opset) for w in (("ema", "live") if use_ema else ("live",))]
+    except OSError:
+        return None
+    for stem in stems:
+        for folder in cache_folders(checkpoint, cache_dir):
+            meta = read_sidecar(folder / f"{stem}.json")
+            if meta is None or (use_ema and meta.get("weights") == "live" and not meta.get("default")):
+                continue
+            if meta.get("exportable") is False:
+                return CachedGraph(None, folder / f"{stem}.json", meta)
+            if (folder / f"{stem}.onnx").is_file():
+                return CachedGraph(folder / f"{stem}.onnx", folder / f"{stem}.json", meta)
+    return None
