@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality test test-fast lint bench bench-peer compare clean
+.PHONY: install browser train quality micro test test-fast lint bench bench-peer compare clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ QUALITY_DIR ?= outputs/quality
 quality: install
 	$(PY) -m adaptive_st.train experiment=cpu_quality paths.output_dir=$(QUALITY_DIR) $(ARGS)
 	$(PY) experiments/quality.py $(QUALITY_DIR)/checkpoints/last.ckpt
+
+# The light model's CPU recipe (no VGG on the content path; the model `stylize` is fast with) + its table.
+MICRO_DIR ?= outputs/micro
+micro: install
+	$(PY) -m adaptive_st.train experiment=cpu_micro paths.output_dir=$(MICRO_DIR) $(ARGS)
+	$(PY) experiments/quality.py $(MICRO_DIR)/checkpoints/last.ckpt
 
 # Headless Chromium + chromedriver from Debian, for the browser test of `adaptive-st judge` (and its screenshots).
 # Installed only when missing; without root (or apt-get) it says so and the test skips with that reason.

@@ -2,7 +2,7 @@
 
 Per sample: fidelity to the content (SSIM/PSNR on RGB and luminance, LPIPS) and, with a loss VGG and its
 layers, the VGG ``content_loss`` and the style distances ``style_gram`` / ``style_meanstd`` to the style
-image (``losses.perceptual.style_distances``, which validation's ``StyleDistance`` metric also uses).
+image (``losses.perceptual.style_distances``, which validation computes on the loss's features too).
 :class:`PairScorer` serves ``adaptive-st evaluate`` (one pair at a time, target features cached per file)
 and the policy comparison (batches of held-out pairs). Also here: which pairs an evaluation scores
 (:func:`make_pairs`), whether LPIPS/FID can be computed (real weights only), and :func:`mean_std`.

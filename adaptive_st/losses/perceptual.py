@@ -178,18 +178,6 @@ class PerceptualLoss(nn.Module):
         meanstd = meanstd_style_loss(out_feats, stats, self.style_layers)
         return meanstd + self.gram_weight * gram_style_loss(out_feats, stats, self.style_layers)
 
-    @torch.no_grad()
-    def style_distance(self, output: Tensor, style: Tensor, kind: str | None = None) -> Tensor:
-        """(B,) style distance of ``output`` to ``style`` (no grad), for metrics; ``kind`` defaults to
-        this loss's style kind."""
-        kind = kind or self.style_kind
-        if kind == "meanstd+gram":
-            kind = "meanstd"
-        if kind not in STYLE_LOSSES:
-            raise ValueError(f"style kind must be one of {STYLE_KINDS}, got {kind!r}")
-        layers = self.style_layers
-        return style_distances(self.vgg(output, layers), self.vgg(style, layers), layers)[f"style_{kind}"]
-
 
 def _subset(layers: Sequence[str], vgg: VGGFeatures, key: str) -> tuple[str, ...]:
     layers = validate_layers(layers, key)

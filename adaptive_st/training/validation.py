@@ -1,8 +1,10 @@
 """Validation and ``stylize`` of :class:`~adaptive_st.training.module.StyleTransferModule` (a mixin).
 
-``stylize_batch`` is the module's inference path (policy λ, S's input, EMA weights): validation scores it
-with the perceptual loss terms and ``module.val_metrics`` (the names ``evaluation.scoring.METRICS`` uses),
-and the policy comparison (experiments/compare) scores it with ``evaluation.PairScorer``.
+``stylize_batch`` is the module's inference path (policy λ, S's input, EMA weights). Validation scores it
+as ``evaluation.PairScorer`` scores ``adaptive-st evaluate``'s pairs: the same functions
+(``style_distances``, ``content_loss``) on the loss's VGG and layers, under the same names
+(``val/style_meanstd``, ``val/style_gram``, ``val/content_loss``), plus ``module.val_metrics`` (SSIM/PSNR,
+LPIPS, FID) and the loss terms ``val/loss_<term>``. The policy comparison scores it with ``PairScorer``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 
 import torch.nn.functional as F
 from torch import Tensor
+
+from adaptive_st.losses.perceptual import content_loss, style_distances
 
 
 class ValidationSteps:
@@ -47,6 +51,12 @@ class ValidationSteps:
         # Perceptual loss under the *base* λ: one number comparable across policies and sweeps (Optuna).
         base = self.policy.base_weights
         logs["val/objective"] = sum(base.get(k, 0.0) * v.float().mean() for k, v in terms.items())
+        # The evaluation scores (evaluation.PairScorer's definitions) from the features at hand.
+        p = self.perceptual
+        f_out = p.features(fake, tuple(dict.fromkeys((*p.content_layers, *p.style_layers))))
+        scores = style_distances(f_out, s_feats, p.style_layers)
+        scores["content_loss"] = content_loss(f_out, c_feats, p.content_layers)
+        logs.update({f"val/{k}": v.float().mean() for k, v in scores.items()})
         self.log_dict(logs, on_epoch=True, sync_dist=True, batch_size=n)
         for name, metric in self.val_metrics.items():
             reference = style if getattr(metric, "reference", "content") == "style" else content

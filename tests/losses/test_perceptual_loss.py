@@ -17,6 +17,7 @@ from adaptive_st.losses import (
     gram_style_loss,
     meanstd_style_loss,
 )
+from adaptive_st.losses.perceptual import style_distances
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TRUNCATED = SHARED / "weights" / "vgg_normalised_conv3_1.pth"
@@ -141,10 +142,10 @@ def test_gram_matrix_does_not_overflow_half_precision_features() -> None:
 
 
 def test_style_distance_and_validation(vgg, images) -> None:
-    loss_fn = PerceptualLoss(vgg, ["relu3_1"], LAYERS)
-    d = loss_fn.style_distance(images["starry"], images["starry"], kind="gram")
-    assert d.shape == (1,) and d.abs() < 1e-6
-    assert loss_fn.style_distance(images["chicago"], images["starry"]) > 0
+    starry, chicago = vgg(images["starry"], LAYERS), vgg(images["chicago"], LAYERS)
+    d = style_distances(starry, starry, LAYERS)
+    assert d["style_gram"].shape == (1,) and d["style_gram"].abs() < 1e-6 and d["style_meanstd"].abs() < 1e-6
+    assert style_distances(chicago, starry, LAYERS)["style_meanstd"] > 0
     with pytest.raises(ValueError, match=r"loss\.perceptual\.style_kind"):
         PerceptualLoss(vgg, ["relu3_1"], LAYERS, style_kind="wasserstein")
     with pytest.raises(ValueError, match=r"loss\.perceptual\.content_layers"):
