@@ -56,8 +56,15 @@ class PolicyContext:
     grad_norms: Mapping[str, Tensor] | None = None
     #: The per-sample λ returned by ``condition`` this step, if any.
     condition: Tensor | None = None
-    #: Extra metrics a constrained policy may target (e.g. ``lpips``), detached.
+    #: Extra metrics a constrained policy may target, detached and rank-averaged: the ones the policy
+    #: lists in ``needs_metrics`` (see :data:`POLICY_METRICS`).
     metrics: Mapping[str, Tensor] = field(default_factory=dict)
+
+
+#: Metrics the training step can put in ``PolicyContext.metrics``: ``content_distance`` = the VGG content
+#: loss of the output to the *photo* at the content layers (a fidelity measure even when the content term
+#: targets stylised features), ``lpips`` = LPIPS to the photo (only when its backbone weights exist).
+POLICY_METRICS = ("content_distance", "lpips")
 
 
 class WeightPolicy(nn.Module):
@@ -74,6 +81,8 @@ class WeightPolicy(nn.Module):
     conditions_generator: bool = False
     #: Set by policies that read ``PolicyBatch.pair_features`` (see ``policies.pair_features``).
     needs_pair_features: bool = False
+    #: Names of ``PolicyContext.metrics`` the training step must compute each step (``POLICY_METRICS``).
+    needs_metrics: tuple[str, ...] = ()
 
     def __init__(self, base_weights: Mapping[str, float]) -> None:
         super().__init__()

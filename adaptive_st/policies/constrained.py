@@ -35,8 +35,9 @@ class ConstrainedPolicy(WeightPolicy):
     long violation (or a long slack period) cannot wind the integral past saturation and λ reacts
     as soon as g changes sign. With K_p = K_d = 0 this is projected dual ascent λ ← clamp(λ + K_i·g).
 
-    If ``constraint`` names a metric, ``ctx.metrics[constraint]`` (rank-averaged, lower = better,
-    e.g. ``lpips`` to the content) is used. A step without it keeps λ; if it was never provided
+    If ``constraint`` names a metric (``content_distance``: VGG content loss to the photo, the fidelity
+    measure when the content term targets stylised features; ``lpips``), the training step computes it
+    every step into ``ctx.metrics`` (rank-averaged, lower = better). A step without it keeps λ; if it was never provided
     ``update`` raises, so a run that cannot see the constraint fails on its first step.
 
     Args:
@@ -84,6 +85,7 @@ class ConstrainedPolicy(WeightPolicy):
             raise ValueError(f"policy.lambda_init={lam0}: must lie in [lambda_min, lambda_max]")
         self.target = target
         self.constraint = constraint
+        self.needs_metrics = () if constraint == "content" else (constraint,)
         self.kp, self.ki, self.kd = float(kp), float(ki), float(kd)
         self.ema_decay = float(ema_decay)
         self.lambda_init = lam0

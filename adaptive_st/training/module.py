@@ -42,6 +42,7 @@ from adaptive_st.models import (
     build_stylizer,
 )
 from adaptive_st.policies import PolicyContext, WeightPolicy
+from adaptive_st.policies.base import POLICY_METRICS
 from adaptive_st.training.distributed import any_rank, rank_mean
 from adaptive_st.training.ema import StylizerEMA
 from adaptive_st.training.steps import NonFiniteLossError as NonFiniteLossError
@@ -149,6 +150,11 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         self._style_cache: dict[int, dict[str, tuple[Tensor, Tensor]]] = {}
         # A feature-statistics model (G and S built on the loss's own frozen VGG) takes the loss's VGG
         # features and style statistics directly: no second VGG pass over content or style.
+        unknown = [m for m in policy.needs_metrics if m not in POLICY_METRICS]
+        if unknown or ("lpips" in policy.needs_metrics and "lpips" not in self.val_metrics):
+            raise ValueError(f"policy.constraint={(unknown or ['lpips'])[0]!r}: the training step computes "
+                             f"{list(POLICY_METRICS)} (lpips only when its backbone weights are found); "
+                             "use content_distance")
         self.reuse_loss_features = shares_vgg(generator, perceptual) and shares_vgg(style_generator, perceptual)
         # An S that reads VGG statistics (the light model with encoder=vgg) takes the loss's style statistics.
         self.reuse_style_stats = getattr(style_generator, "reads_feature_stats", False) \
@@ -236,6 +242,7 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             sample_losses={k: v.detach().float() for k, v in terms.items()},
             grad_norms=self._grad_norms(means) if self.policy.needs_grad_norms else None,
             condition=cond,
+            metrics=rank_mean(self._policy_metrics(fake, content, c_feats)) if self.policy.needs_metrics else {},
         )
         lam = self.policy.resolve(ctx)
         g_loss = sum((lam[k] * terms[k].float()).mean() for k in terms if k in lam)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from adaptive_st.losses import PerceptualLoss
-from adaptive_st.losses.perceptual import style_stats
+from adaptive_st.losses.perceptual import content_loss, style_stats
 from adaptive_st.models.feature_transform import LEVELS, colouring, transform_features
 from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
@@ -73,6 +73,19 @@ class TrainingSteps:
         for k in self.perceptual.content_layers:
             mean, colour = colouring(*s_stats[k], "wct")
             out[k] = transform_features(c_feats[k], mean, colour, "wct")
+        return out
+
+    @torch.no_grad()
+    def _policy_metrics(self, fake: Tensor, content: Tensor, c_feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The metrics the policy asked for (``needs_metrics``), batch means, on the detached output."""
+        out: dict[str, Tensor] = {}
+        layers = self.perceptual.content_layers
+        for name in self.policy.needs_metrics:
+            if name == "content_distance":
+                feats = self.perceptual.features(fake.detach().float(), layers)
+                out[name] = content_loss(feats, c_feats, layers).float().mean()
+            else:  # lpips (checked at construction)
+                out[name] = self.val_metrics["lpips"].per_sample(fake.detach().float().clamp(0, 1), content.float()).mean()
         return out
 
     def _real_images(self, style: Tensor, size: tuple[int, int]) -> Tensor:
