@@ -171,6 +171,13 @@ def load_resume_checkpoint(path: str | os.PathLike, config: Mapping[str, Any] | 
     saved = (checkpoint.get(META_KEY) or {}).get("config")
     if config is not None and saved is not None:
         diffs = [d for key in compare for d in _diff(_select(saved, key), _select(config, key), key)]
+        # Keys the checkpoint predates (settings added to the project since): a notice, not a refusal; a
+        # value that changes the networks still fails at the state_dict load.
+        added = [d for d in diffs if ": checkpoint <absent>, " in d]
+        if added:
+            log.warning("%s predates config keys %s; resuming with their current values", path,
+                        ", ".join(d.split(":")[0] for d in added))
+        diffs = [d for d in diffs if d not in added]
         if diffs:
             raise CheckpointError(
                 f"ckpt_path={path} was trained with a different config:\n    " + "\n    ".join(diffs)

@@ -73,3 +73,17 @@ def test_bad_checkpoints_fail_before_training_naming_the_problem(compose_cfg, tm
 
     shutil.copy(good, tmp_path / "copy.ckpt")  # the same config resumes fine from any path
     build(compose_cfg(*TINY, f"ckpt_path={tmp_path / 'copy.ckpt'}"))
+
+
+def test_resume_check_refuses_changed_keys_and_notes_keys_the_checkpoint_predates(tmp_path: Path, caplog) -> None:
+    from adaptive_st.checkpoint.files import META_KEY
+
+    path = tmp_path / "old.ckpt"
+    saved = {"model": {"generator": {"_target_": "G", "width": 16}}}
+    torch.save({"state_dict": {}, "loops": {}, META_KEY: {"config": saved}}, path)
+    newer = {"model": {"generator": {"_target_": "G", "width": 16, "new_option": "default"}}}
+    assert load_resume_checkpoint(path, newer)["loops"] == {}
+    assert "predates config keys model.generator.new_option" in caplog.text
+    changed = {"model": {"generator": {"_target_": "G", "width": 32, "new_option": "default"}}}
+    with pytest.raises(CheckpointError, match=r"model\.generator\.width: checkpoint 16, config 32"):
+        load_resume_checkpoint(path, changed)
