@@ -16,6 +16,9 @@ from adaptive_st.cli.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolve
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# `stylize --backend auto` would export each session checkpoint to ONNX after its first torch run (and run
+# later tests on the graph); tests of that behaviour turn it back on (tests/inference/test_lean.py).
+os.environ.setdefault("ADAPTIVE_ST_AUTO_EXPORT", "0")
 
 SHARED = Path(os.environ.get("ADAPTIVE_ST_SHARED", PROJECT_ROOT.parent / "shared"))
 IMAGES = SHARED / "data" / "images"

@@ -6,10 +6,16 @@ content folder); existing files are never replaced without ``--overwrite``. In a
 image is reported and skipped, and the command exits 1 at the end with a summary.
 
 Runs the EMA of G and S when the checkpoint has one (training with ``module.ema_decay``; ``--no-ema``:
-the last weights). ``--backend onnxruntime`` runs the graph ``adaptive-st export`` writes, exported once
-into ``<checkpoint folder>/.onnx_cache/``; it gives the same images as the default torch backend but
-takes one style per output and does not tile. A checkpoint whose weights or outputs are NaN/inf is an
-error: nothing is written for it.
+the last weights). A checkpoint whose weights or outputs are NaN/inf is an error: nothing is written for it.
+
+Backends. ``auto`` (the default) runs the checkpoint's exported ONNX graph in ONNX Runtime without
+importing torch (a fraction of the start-up time and memory) when it is cached in
+``<checkpoint folder>/.onnx_cache/`` and the options allow: one style per output, whole images (no --tile
+N, none over 2048 px), CPU fp32, λ given or not per image. Otherwise it runs torch, and afterwards exports
+the graph once (if the model can be exported), so the next run is lean; ADAPTIVE_ST_AUTO_EXPORT=0 turns
+that export off. ``torch`` always runs eager PyTorch; ``onnxruntime`` always runs the graph (exporting it
+first if needed). All give the same images up to one 8-bit level. CHECKPOINT may also be a ``.onnx`` file
+written by ``adaptive-st export`` (with its ``.json`` beside it): it runs in ONNX Runtime, without torch.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,18 +44,21 @@ from adaptive_st.inference.choices import (
 
 if TYPE_CHECKING:
     from adaptive_st.inference import Runtime, Style, StyleTransfer
+    from adaptive_st.inference.lean import LeanModel, LeanStyleTransfer
 
 # Nothing above imports torch: `--help` and argument errors answer at once; the work imports it on use.
 log = logging.getLogger("adaptive_st.stylize")
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    """Errors whose message is the whole story: printed as one line, no traceback."""
-    from adaptive_st.data.images import DataConfigError, ImageLoadError
-    from adaptive_st.inference.model import CheckpointError, ConditionError
-    from adaptive_st.pretrained import MissingWeightsError
+    """Errors whose message is the whole story: printed as one line, no traceback.
 
-    return (CheckpointError, ConditionError, ImageLoadError, DataConfigError, MissingWeightsError, ValueError)
+    ValueError covers CheckpointError, NonFiniteError, ConditionError, ImageLoadError, DataConfigError and
+    the torch-free path's GraphError; naming them would import torch (and a failing lean run must not).
+    """
+    from adaptive_st.pretrained.errors import MissingWeightsError
+
+    return (ValueError, MissingWeightsError)
 
 
 def __getattr__(name: str) -> Any:
@@ -61,7 +70,8 @@ def __getattr__(name: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaptive-st stylize", description=plain(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="a .ckpt written by training (e.g. <run>/checkpoints/last.ckpt)")
+    p.add_argument("checkpoint", type=Path,
+                   help="a .ckpt written by training (e.g. <run>/checkpoints/last.ckpt), or a .onnx of adaptive-st export")
     p.add_argument("content", type=Path, help="content image file, or a folder (searched recursively)")
     p.add_argument("styles", type=Path, nargs="*", help="style image file(s) or folder(s); one output per style")
     p.add_argument("--style-id", type=int, nargs="+", help="learned style ids instead of images (embedding models)")
@@ -88,10 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for G (torch.set_num_threads, or ONNX Runtime's intra-op threads); default: all")
     p.add_argument("--no-ema", action="store_true",
                    help="use the last (live) G and S instead of the EMA the checkpoint holds when trained with it")
-    p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="what runs G∘S: eager PyTorch, or ONNX Runtime (CPU, fp32, one style per output, no tiling)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="what runs G∘S: auto (the cached ONNX graph without torch when the options allow, else "
+                        "torch), eager PyTorch, or ONNX Runtime (CPU, fp32, one style per output, no tiling)")
     p.add_argument("--onnx-cache", type=Path,
-                   help="folder for the exported graph of --backend onnxruntime (default: <ckpt folder>/.onnx_cache)")
+                   help="folder of the exported graphs (default: <ckpt folder>/.onnx_cache, else ~/.cache/adaptive_st)")
     p.add_argument("--vgg-path", type=Path, help="VGG weights for per-image λ, replacing the checkpoint's saved path")
     p.add_argument("--out", type=Path, default=Path("stylized"), help="output folder (default: ./stylized)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -125,8 +136,9 @@ def content_stems(contents: Sequence[Path], root: Path) -> dict[Path, Path]:
     return {c: (s if seen[s] == 1 else s.with_name(rel[c].name.replace(".", "_"))) for c, s in stems.items()}
 
 
-def prepare_styles(engine: StyleTransfer, args: argparse.Namespace) -> list[Style]:
-    from adaptive_st.inference import mix_name, read_image
+def prepare_styles(engine: StyleTransfer | LeanStyleTransfer, args: argparse.Namespace,
+                   read_image: Callable[[Path], Any]) -> list[Any]:
+    from adaptive_st.inference.common import mix_name
 
     if args.style_id:
         if args.styles:
@@ -162,7 +174,7 @@ def check_style_weights_option(weights: Sequence[float] | None, n: int) -> None:
 
 
 def plan(args: argparse.Namespace, styles: Sequence[Style]) -> list[Job]:
-    from adaptive_st.inference import output_name
+    from adaptive_st.inference.common import output_name
 
     contents = collect_images([args.content], "content")
     stems = content_stems(contents, args.content)
@@ -187,18 +199,86 @@ def check_backend_options(args: argparse.Namespace) -> None:
     """Refuse, before any loading, the options the onnxruntime backend cannot honour."""
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads {args.threads}: must be >= 1")
-    if args.backend != "onnxruntime":
+    if args.backend == "torch" and is_onnx(args.checkpoint):
+        raise ValueError(f"{args.checkpoint}: an exported ONNX graph runs in ONNX Runtime; use --backend auto or "
+                         "onnxruntime, or stylize its .ckpt with --backend torch")
+    if args.backend != "onnxruntime" and not is_onnx(args.checkpoint):
         return
-    refused = [flag for flag, used in (
+    refused = torch_only_options(args)
+    if refused:
+        what = "an exported .onnx model" if is_onnx(args.checkpoint) else "--backend onnxruntime"
+        raise ValueError(f"{', '.join(refused)}: not available with {what} (it runs the exported "
+                         "fp32 graph on the CPU, whole images, one style per output); use --backend torch")
+
+
+def is_onnx(path: Path) -> bool:
+    return path.suffix.lower() == ".onnx"
+
+
+def torch_only_options(args: argparse.Namespace) -> list[str]:
+    """The options only the torch engine honours, as the user spelled them."""
+    return [flag for flag, used in (
         (f"--device {args.device}", args.device not in ("auto", "cpu")),
         (f"--precision {args.precision}", args.precision != "fp32"),
         ("--compile", args.compile),
         (f"--tile {args.tile}", args.tile not in ("auto", "0")),
         ("--style-weights", bool(args.style_weights)),
     ) if used]
-    if refused:
-        raise ValueError(f"{', '.join(refused)}: not available with --backend onnxruntime (it runs the exported "
-                         "fp32 graph on the CPU, whole images, one style per output); use --backend torch")
+
+
+def gpu_present() -> bool:
+    """Whether ``--device auto`` may find CUDA, judged without importing torch (NVIDIA device nodes)."""
+    import os
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return Path("/dev/nvidiactl").exists() or Path("/dev/nvidia0").exists()
+
+
+def lean_eligible(args: argparse.Namespace) -> bool:
+    """``--backend auto``: the options let the torch-free path give the torch path's images."""
+    import importlib.util
+
+    from adaptive_st.data.images import ImageLoadError, probe_size
+
+    if (torch_only_options(args) or args.channels_last is not None or args.vgg_path is not None
+            or importlib.util.find_spec("onnxruntime") is None or (args.device == "auto" and gpu_present())):
+        return False
+    if args.tile != "auto":
+        return True
+    if args.size is not None:
+        return args.size <= AUTO_TILE_ABOVE
+    for path in collect_images([args.content], "content") if args.content.exists() else []:
+        try:
+            if max(probe_size(path)) > AUTO_TILE_ABOVE:  # torch would tile it
+                return False
+        except ImageLoadError:
+            continue  # reported when the job reaches it
+    return True
+
+
+def lean_model(args: argparse.Namespace) -> LeanModel | None:
+    """The graph to run without torch, or None for the torch-based engines (decided without importing torch)."""
+    from adaptive_st.inference.lean import LeanModel
+    from adaptive_st.inference.onnx_cache import find_cached
+
+    if is_onnx(args.checkpoint):
+        return LeanModel.from_onnx_file(args.checkpoint)
+    if args.backend == "torch" or (args.backend == "auto" and not lean_eligible(args)) or args.vgg_path:
+        return None
+    found = find_cached(args.checkpoint, not args.no_ema, args.onnx_cache)
+    if found is None or found.graph is None:
+        return None
+    model = LeanModel(found.graph, found.meta, args.checkpoint)
+    if model.meta["per_image"] and args.lam is None:
+        return None  # its λ needs VGG features: the torch engines compute them
+    try:
+        model.check_lambda(args.lam)
+    except ValueError:
+        return None  # the torch engines say it with their own words
+    if bool(args.style_id) != (model.meta["encoder_kind"] == "embedding"):
+        return None
+    return model
 
 
 def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
@@ -211,7 +291,7 @@ def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     model = load_stylizer(args.checkpoint, runtime.device, use_ema=not args.no_ema)
-    if args.backend == "torch":
+    if args.backend != "onnxruntime":
         return StyleTransfer(model, runtime, args.vgg_path, args.compile)
     from adaptive_st.inference.engine import OnnxStyleTransfer
     from adaptive_st.inference.export import cached_onnx
@@ -219,31 +299,84 @@ def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
     def announce(target: Path) -> None:
         print(f"exporting {model.path} ({model.weights_label} weights) to ONNX once: {target}", file=sys.stderr)
 
-    onnx_path = cached_onnx(model, args.onnx_cache, announce=announce)
+    onnx_path = cached_onnx(model, args.onnx_cache, announce=announce, default=not args.no_ema or None)
     return OnnxStyleTransfer(model, onnx_path, args.threads, args.vgg_path)
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def cache_graph_for_next_run(args: argparse.Namespace, engine: StyleTransfer) -> None:
+    """``--backend auto`` ran torch although the options allow the lean path: export the graph now (once),
+    so the next run is lean. A model the exporter refuses is remembered and keeps running on torch."""
+    import importlib.util
+    import os
 
-    from adaptive_st.data.images import ImageLoadError
-    from adaptive_st.inference import StylizeOptions, read_image, resolve_runtime, write_png
-    from adaptive_st.inference.model import check_lambda
-    from adaptive_st.inference.runtime import retain_freed_memory
+    from adaptive_st.inference.onnx_cache import find_cached
+
+    model = engine.model
+    if (args.backend != "auto" or os.environ.get("ADAPTIVE_ST_AUTO_EXPORT", "1") == "0"
+            or engine.runtime.device.type != "cpu" or not lean_eligible(args)
+            or (model.per_image and args.lam is None) or importlib.util.find_spec("onnxscript") is None
+            or find_cached(args.checkpoint, not args.no_ema, args.onnx_cache) is not None):
+        return
+    from adaptive_st.inference.export import CheckpointError, cached_onnx, mark_unexportable
+
+    default = not args.no_ema or None
+
+    def announce(target: Path) -> None:
+        print(f"exporting {model.path} ({model.weights_label} weights) to ONNX once, so that the next runs "
+              f"need no torch: {target}", file=sys.stderr)
+
+    try:
+        cached_onnx(model, args.onnx_cache, announce=announce, default=default)
+    except CheckpointError as err:
+        mark_unexportable(model, str(err), args.onnx_cache, default=default)
+        print(f"note: the next runs keep using torch: {err}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adaptive_st.inference.common import StylizeOptions
 
     check_out_dir(args.out)
     check_backend_options(args)
     options = StylizeOptions(alpha=args.alpha, lam=args.lam, preserve_color=args.preserve_color, size=args.size,
                              tile=parse_tile(args.tile), tile_overlap=args.tile_overlap,
                              stats_size=args.stats_size)
-    retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.runtime)
-    if args.backend == "onnxruntime":
-        runtime = resolve_runtime("cpu", "fp32", False)
+    lean = lean_model(args)
+    if lean is not None:  # nothing below imports torch
+        from adaptive_st.inference import lean as torch_free
+
+        engine: Any = torch_free.LeanStyleTransfer(lean, args.threads)
+        lean.check_lambda(args.lam)  # before any file is read or written
+        read, write = torch_free.read_image, torch_free.write_png
+        where = f"cpu, fp32, {lean.weights_label} weights, onnxruntime without torch"
     else:
-        runtime = resolve_runtime(args.device, args.precision, args.channels_last)
-    engine = make_engine(args, runtime)
-    check_lambda(engine.model, args.lam)  # before any file is read or written
-    styles = prepare_styles(engine, args)
+        from adaptive_st.inference import read_image, resolve_runtime, write_png
+        from adaptive_st.inference.model import check_lambda
+        from adaptive_st.inference.runtime import retain_freed_memory
+
+        retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.runtime)
+        if args.backend == "onnxruntime":
+            runtime = resolve_runtime("cpu", "fp32", False)
+        else:
+            runtime = resolve_runtime(args.device, args.precision, args.channels_last)
+        engine = make_engine(args, runtime)
+        check_lambda(engine.model, args.lam)  # before any file is read or written
+        read, write = read_image, write_png
+        backend = "onnxruntime" if args.backend == "onnxruntime" else "torch"
+        where = f"{runtime.device.type}, {runtime.precision}, {engine.model.weights_label} weights, {backend}"
+    code = stylize_all(args, engine, options, read, write, where)
+    if lean is None and code == 0:
+        cache_graph_for_next_run(args, engine)
+    return code
+
+
+def stylize_all(args: argparse.Namespace, engine: Any, options: Any, read: Callable[[Path], Any],
+                write: Callable[[Any, Path], None], where: str) -> int:
+    """The job loop of both paths: plan, refuse overwrites, stylize, skip unreadable contents, summarise."""
+    from tqdm import tqdm
+
+    from adaptive_st.data.images import ImageLoadError
+
+    styles = prepare_styles(engine, args, read)
     jobs = plan(args, styles)
     if not args.overwrite:
         refuse_overwrite(jobs)
@@ -258,21 +391,19 @@ def run(args: argparse.Namespace) -> int:
         if job.content != current:
             current = job.content
             try:
-                image = read_image(job.content)
+                image = read(job.content)
             except ImageLoadError as err:
                 failed[job.content] = str(err)
                 bar.write(f"adaptive-st stylize: skipped: {err}", file=sys.stderr)
                 continue
         out = engine.stylize(image, job.style, options)
-        write_png(out, job.target)
+        write(out, job.target)
         written += 1
         pixels += out.shape[-1] * out.shape[-2]
     bar.close()
     seconds = time.perf_counter() - started
     print(f"wrote {written} image(s) to {args.out} in {seconds:.1f} s "
-          f"({pixels / 1e6 / max(seconds, 1e-9):.2f} Mpx/s, {runtime.device.type}, {runtime.precision}, "
-          f"{engine.model.weights_label} weights, {args.backend})",
-          file=sys.stderr)
+          f"({pixels / 1e6 / max(seconds, 1e-9):.2f} Mpx/s, {where})", file=sys.stderr)
     if failed:
         print(f"adaptive-st stylize: {len(failed)} content image(s) could not be read and were skipped:",
               file=sys.stderr)

@@ -20,5 +20,6 @@ OPSET = 18
 #: The newest opset torch's exporter writes (``torch.onnx._constants.ONNX_MAX_OPSET`` of the pinned torch;
 #: a test keeps them equal). Outside OPSET..MAX_OPSET torch silently writes another opset.
 MAX_OPSET = 23
-#: What runs G∘S in ``stylize``: eager PyTorch, or ONNX Runtime on the graph ``adaptive-st export`` writes.
-BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+#: What runs G∘S in ``stylize``: ``auto`` (ONNX Runtime without torch when the checkpoint's graph is cached and
+#: the options allow, else torch), eager PyTorch, or ONNX Runtime on the graph ``adaptive-st export`` writes.
+BACKENDS: tuple[str, ...] = ("auto", "torch", "onnxruntime")
