@@ -6,10 +6,13 @@
    missing: it must not share packages (numpy, onnxruntime) with ours;
 2. makes 10 content images at 512x512 (centre square of each photo in ``--content-src``, resized)
    under ``<out>/content/`` and copies one style painting;
-3. runs each tool once untimed (warm file cache; fills our ONNX cache for ``--backend onnxruntime``),
-   then both whole jobs in alternating pairs (ours, peer) x ``--pairs``: CPU seconds (user + sys of
-   the child and what it waited for, from ``os.wait4``), wall seconds and peak RSS (``ru_maxrss``);
-4. times our stylizer in-process (ms per image at 512² and 1024², style code computed once);
+3. runs each tool once untimed (warm file cache; our default ``--backend auto`` runs torch the first time
+   and exports the checkpoint's graph, so every timed run is the torch-free path when the model can be
+   exported), then both whole jobs in alternating pairs (ours, peer) x ``--pairs``: CPU seconds (user +
+   sys of the child and what it waited for, from ``os.wait4``), wall seconds and peak RSS (``ru_maxrss``);
+   which path ours took is read from its summary line;
+4. times our stylizer in-process (ms per image at 512² and 1024², style code computed once): torch, the
+   onnxruntime engine, and the torch-free engine (``inference.lean``);
 5. prints a table of medians and ours/peer ratios and writes ``<out>/bench_peer.json``.
 
 The peer is run as its CLI documents: ``styletransfer-lite stylize DIR --style-image STYLE --max-size
@@ -33,6 +36,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from adaptive_st.inference.choices import BACKENDS
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PACKAGE = "styletransfer-lite"
 PEER_CLI = "styletransfer-lite"
@@ -47,6 +52,7 @@ class Run:
     wall_s: float
     peak_rss_mb: float
     returncode: int
+    summary: str = ""  # the tool's last stderr line (ours: "wrote N image(s) … (…, <backend>)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", type=int, default=10, help="number of content images (default 10)")
     p.add_argument("--size", type=int, default=512, help="content side in px (default 512)")
     p.add_argument("--pairs", type=int, default=5, help="alternating (ours, peer) timed pairs (default 5)")
-    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch", help="our stylize backend")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="our stylize backend (default auto: the torch-free path after the warm-up run)")
     p.add_argument("--threads", type=int, help="--threads for our stylize (default: its default, all cores)")
     p.add_argument("--inprocess-repeats", type=int, default=5, help="timed stylize calls per size in-process")
     p.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_peer", help="work and result folder")
@@ -123,7 +130,9 @@ def timed(tool: str, cmd: list[str], env: dict[str, str]) -> Run:
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-5:]
         raise SystemExit(f"bench_peer: {tool} failed (exit {proc.returncode}): {' '.join(cmd)}\n  " + "\n  ".join(tail))
-    return Run(tool, usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode)
+    lines = err.decode(errors="replace").strip().splitlines()
+    return Run(tool, usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode,
+               lines[-1] if lines else "")
 
 
 def check_outputs(folder: Path, count: int, tool: str) -> None:
@@ -146,13 +155,29 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
     results: dict[str, dict[str, float]] = {}
     for backend in backends:
         model = load_stylizer(ckpt)
+        if backend == "lean":
+            from adaptive_st.inference import lean
+            from adaptive_st.inference.onnx_cache import find_cached
+
+            found = find_cached(ckpt)
+            if found is None or found.graph is None:
+                print("in-process lean skipped: the checkpoint has no cached graph", file=sys.stderr)
+                continue
+            engine: Any = lean.LeanStyleTransfer(lean.LeanModel(found.graph, found.meta, ckpt))
+            prepared = engine.style_from_images([lean.read_image(style)], style.stem)
+            photo_np = photo.numpy()
+            results[backend] = {}
+            for size in sizes:
+                x = lean.resize_longer_side(photo_np, size)
+                results[backend][f"{size}x{size}"] = _median_ms(engine, x, prepared, repeats)
+            continue
         if backend == "onnxruntime":
             from adaptive_st.checkpoint import CheckpointError
             from adaptive_st.inference.engine import OnnxStyleTransfer
             from adaptive_st.inference.export import cached_onnx
 
             try:
-                engine: StyleTransfer = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
+                engine = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))
             except CheckpointError as err:  # e.g. WCT's eigh has no ONNX operator
                 print(f"in-process onnxruntime skipped: {err}", file=sys.stderr)
                 continue
@@ -162,14 +187,18 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
         results[backend] = {}
         for size in sizes:
             x = resize_longer_side(photo, size)
-            engine.stylize(x, prepared)  # warm-up (allocator, oneDNN kernels)
-            times = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                engine.stylize(x, prepared)
-                times.append((time.perf_counter() - started) * 1000)
-            results[backend][f"{size}x{size}"] = statistics.median(times)
+            results[backend][f"{size}x{size}"] = _median_ms(engine, x, prepared, repeats)
     return results, torch.get_num_threads()
+
+
+def _median_ms(engine: Any, image: Any, style: Any, repeats: int) -> float:
+    engine.stylize(image, style)  # warm-up (allocator, oneDNN kernels)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        engine.stylize(image, style)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def _announce(target: Path) -> None:
@@ -183,7 +212,7 @@ def median_of(runs: list[Run], tool: str, field: str) -> float:
 def render(summary: dict[str, dict[str, float]], inproc: dict[str, dict[str, float]], info: dict[str, Any]) -> str:
     lines = [f"Whole job: {info['images']} images {info['size']}x{info['size']}, one style, median of "
              f"{info['pairs']} alternating pairs (load average {info['load_before']} before, "
-             f"{info['load_after']} after)", "",
+             f"{info['load_after']} after); ours ran: {info['ours_ran']}", "",
              "| metric | ours | peer | ours/peer |", "|---|---|---|---|"]
     for field, label in (("cpu_s", "CPU s (user+sys)"), ("wall_s", "wall s"), ("peak_rss_mb", "peak RSS MB")):
         ours, peer = summary["ours"][field], summary["peer"][field]
@@ -236,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import onnxruntime  # noqa: F401
 
-        backends = ["torch", "onnxruntime"]
+        backends = ["torch", "onnxruntime", "lean"]
     except ImportError:
         backends = ["torch"]
     inproc, threads = inprocess_ms(args.checkpoint, content, style, (args.size, 2 * args.size), args.inprocess_repeats,
@@ -245,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_after": load_after, "cpus": os.cpu_count(), "inprocess_torch_threads": threads, "machine": platform.machine(),
             "python": platform.python_version(), "checkpoint": str(args.checkpoint), "style": str(style),
             "ours_command": ours_cmd, "peer_command": peer_cmd,
+            "ours_ran": sorted({r.summary.rsplit(", ", 1)[-1].rstrip(")") for r in runs if r.tool == "ours"}),
             "peer_version": package_version(args.peer_venv / "bin" / "python", PEER_PACKAGE),
             "ours_version": package_version(Path(sys.executable), "adaptive_st")}
     print(render(summary, inproc, info))
