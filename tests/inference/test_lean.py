@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from adaptive_st.cli.backends import lean_model
 from adaptive_st.cli.resolvers import PROJECT_ROOT
-from adaptive_st.cli.stylize import build_parser, lean_model
+from adaptive_st.cli.stylize import build_parser
 from adaptive_st.cli.stylize import main as stylize
 from adaptive_st.data.images import load_rgb
 from adaptive_st.inference.onnx_cache import find_cached

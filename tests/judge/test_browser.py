@@ -98,7 +98,12 @@ def wait_for(driver: object, state: str, not_in: set[str] = frozenset()) -> str:
     def shown(d: object) -> str | bool:
         body = d.find_element(By.TAG_NAME, "body")  # type: ignore[attr-defined]
         current = body.get_attribute("data-comparison") or ""
-        return (current or state) if body.get_attribute("data-state") == state and current not in not_in else False
+        if body.get_attribute("data-state") != state:
+            return False
+        if state != "ready":
+            return state
+        # "ready" is set a moment before the comparison id: wait for both (an empty id is no comparison).
+        return current if current and current not in not_in else False
 
     return WebDriverWait(driver, 60).until(shown)
 
