@@ -64,7 +64,9 @@ from experiments.compare.report import aggregate, markdown_table, plot_pareto, r
 
 log = logging.getLogger("compare_policies")
 
-PRESETS = {"small": "compare_small", "full": "compare_full"}
+PRESETS = {"small": "compare_small", "quality": "compare_quality", "full": "compare_full"}
+#: A contender is a conf/policy name, or ``constant@λ=<λ_style>``: a policy at another base λ_style.
+AT = "@λ="
 TERMS = ("content", "style", "adv")
 #: Numeric results.csv columns that are averaged over seeds.
 NUMERIC = (*METRICS, "style_gain_pct", *(f"lambda_{t}" for t in TERMS), *(f"lambda_{t}_max" for t in TERMS),
@@ -164,14 +166,15 @@ def held_out_batches(cfg: DictConfig) -> list[dict[str, torch.Tensor]]:
     every seed) × its styles, subsampled to ``compare.eval.max_pairs``."""
     ev = cfg.compare.eval
     datamodule = instantiate(cfg.data)
-    pairs = held_out_pairs(len(datamodule.content_val_paths), len(datamodule.style_paths), ev.max_pairs)
+    styles = datamodule.style_val_paths  # the held-out paintings (data.holdout_styles), else all of them
+    pairs = held_out_pairs(len(datamodule.content_val_paths), len(styles), ev.max_pairs)
     images = _pair_images(int(ev.crop_size or cfg.data.crop_size))
-    return make_batches(images, datamodule.content_val_paths, datamodule.style_paths, pairs,
-                        int(ev.batch_size))
+    return make_batches(images, datamodule.content_val_paths, styles, pairs, int(ev.batch_size))
 
 
-def run_one(cfg: DictConfig, policy: str, seed: int, run_dir: Path) -> list[dict[str, Any]]:
+def run_one(cfg: DictConfig, contender: str, seed: int, run_dir: Path) -> list[dict[str, Any]]:
     """Train, then evaluate ``last.ckpt`` on the held-out pairs: one row (+ λ-sweep rows for conditional)."""
+    policy = contender.partition(AT)[0]
     started_at = time.time()
     t0, c0 = time.perf_counter(), time.process_time()
     metrics = train(cfg)
@@ -196,7 +199,7 @@ def run_one(cfg: DictConfig, policy: str, seed: int, run_dir: Path) -> list[dict
         result = evaluate(module, batches, lam=lam, lpips=lpips)
         lam_eval = result.pop("lambda_style_eval", None)
         row: dict[str, Any] = {
-            "policy": policy if lam is None else f"{policy}@λ={lam:g}", "base_policy": policy, "seed": seed,
+            "policy": contender if lam is None else f"{policy}{AT}{lam:g}", "base_policy": policy, "seed": seed,
             "lambda_eval": lam if lam is not None else (default if default is not None else ""),
             "status": "ok", **result, **logged,
             "skipped_steps": metrics.get("train/skipped_steps", 0.0), "train_time_s": train_time,
@@ -345,14 +348,50 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def contenders(policies: Sequence[str], front: Sequence[float] | None) -> list[str]:
+    """The policies, with ``constant`` replaced by one ``constant@λ=<v>`` contender per front value."""
+    out: list[str] = []
+    for name in policies:
+        out += [f"constant{AT}{float(v):g}" for v in front] if name == "constant" and front else [name]
+    return out
+
+
+def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str], out: Path) -> Path | None:
+    """The preset's common warm start (``compare.warm_start``), trained once into OUT/warm and reused while
+    its resolved config is unchanged; None without one."""
+    spec = base.compare.get("warm_start")
+    if not spec:
+        return None
+    run_dir = out / "warm"
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    overrides = [*spec.get("overrides", []), f"batches={int(spec.batches)}", "seed=0", *user]
+    key = fingerprint(args.preset, overrides)
+    stamp = run_dir / "warm.json"
+    if (key and ckpt.is_file() and stamp.is_file() and not args.overwrite
+            and json.loads(stamp.read_text()).get("fingerprint") == key):
+        log.info("warm start: reusing %s", ckpt)
+        return ckpt
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    log.info("warm start: training %d batches into %s", int(spec.batches), run_dir)
+    t0 = time.perf_counter()
+    train(compose_cfg(args.preset, overrides, output_dir=run_dir))
+    stamp.write_text(json.dumps({"fingerprint": key, "overrides": overrides,
+                                 "train_time_s": time.perf_counter() - t0}, indent=1))
+    return ckpt
+
+
 def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: Path,
-              threads: int | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+              threads: int | None, warm_ckpt: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(jobs to run, rows reused from runs already evaluated with the same overrides)."""
     jobs, reused = [], []
-    for policy in args.policies:
+    warm = [f"init_from={warm_ckpt}"] if warm_ckpt else []
+    for contender in args.policies:
+        policy, _, lam = contender.partition(AT)
         for seed in args.seeds:
-            name = f"{policy}_s{seed}"
-            overrides = [f"policy={policy}", f"seed={seed}", *policy_overrides(base.compare, policy), *user]
+            name = f"{policy}_l{lam}_s{seed}" if lam else f"{policy}_s{seed}"
+            overrides = [f"policy={policy}", f"seed={seed}", *policy_overrides(base.compare, policy), *user,
+                         *([f"loss.weights.style={lam}"] if lam else []), *warm]
             if args.use_wandb:
                 overrides += [f"logger.wandb.group={out.name}", "logger.wandb.job_type=policy",
                               f"logger.wandb.name={name}"]
@@ -365,7 +404,7 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
                     log.info("%s: reusing %s", name, cached)
                     reused += saved["rows"]
                     continue
-            jobs.append({"preset": args.preset, "policy": policy, "seed": seed, "overrides": overrides,
+            jobs.append({"preset": args.preset, "policy": contender, "seed": seed, "overrides": overrides,
                          "run_dir": str(run_dir), "threads": threads, "fingerprint": key})
     return jobs, reused
 
@@ -423,7 +462,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     base = compose_cfg(args.preset, [o for o in user if not o.lstrip("+~").startswith("policy.")])
     # W&B on (--wandb, or a preset whose logger has it, like `full`): group the runs, add a summary run.
     args.use_wandb = OmegaConf.select(base, "logger.wandb") is not None
-    args.policies = args.policies.split(",") if args.policies else list(base.compare.policies)
+    args.policies = contenders(args.policies.split(",") if args.policies else list(base.compare.policies),
+                               base.compare.get("front"))
     args.seeds = [int(s) for s in (args.seeds.split(",") if args.seeds else base.compare.seeds)]
     out = (args.out or Path(base.paths.log_dir) / PRESETS[args.preset]).resolve()
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -435,12 +475,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
     handler = _attach_log_file(out / "compare.log")
     try:
         log.info("comparison %s: policies %s, seeds %s -> %s", out.name, args.policies, args.seeds, out)
-        jobs, rows = plan_jobs(args, base, user, out, threads)
+        warm_ckpt = warm_checkpoint(args, base, user, out)
+        jobs, rows = plan_jobs(args, base, user, out, threads, warm_ckpt)
         log.info("%d runs to train (%d reused), %d at a time", len(jobs),
                  len(args.policies) * len(args.seeds) - len(jobs), n_jobs)
         rows += run_jobs(jobs, n_jobs)
         order = {p: i for i, p in enumerate(args.policies)}
-        rows.sort(key=lambda r: (order.get(r["base_policy"], len(order)), int(r["seed"]),
+        rows.sort(key=lambda r: (order.get(r["policy"], order.get(r["base_policy"], len(order))), int(r["seed"]),
                                  r["policy"] != r["base_policy"], str(r["policy"])))
         header = {"preset": args.preset, "policies": args.policies, "seeds": args.seeds, "overrides": user,
                   "policy_overrides": OmegaConf.to_container(base.compare.get("policy_overrides") or {}),

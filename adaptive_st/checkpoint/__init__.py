@@ -11,7 +11,8 @@ EMA of G and S (``module.ema_decay``) under ``ema.generator.*`` / ``ema.style_ge
   pretrained ``.pth`` weights), the metadata block, the EMA prefix, and :func:`load_resume_checkpoint`
   (the file checked against the run's config before Lightning restores it).
 - ``networks``: :func:`load_networks` rebuilds G∘S and the policy for inference from the saved config
-  (EMA weights by default, finite weights only, only ``adaptive_st`` targets instantiated).
+  (EMA weights by default, finite weights only, only ``adaptive_st`` targets instantiated), and
+  :func:`warm_start` (``init_from``: a fresh run's networks from another run's weights).
 
 Every failure is a :class:`CheckpointError` (:class:`NonFiniteError` for diverged weights) naming the
 file and the fix; a failed write is a :class:`CheckpointWriteError`.
@@ -40,6 +41,7 @@ from adaptive_st.checkpoint.networks import (
     load_subset,
     read_checkpoint,
     safe_instantiate,
+    warm_start,
 )
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "reconcile_ema_state",
     "safe_instantiate",
     "save",
+    "warm_start",
 ]
 
 

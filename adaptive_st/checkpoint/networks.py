@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from adaptive_st.checkpoint.files import META_KEY, CheckpointError, NonFiniteError, ema_prefix, load_file
+from adaptive_st.checkpoint.files import EMA_PREFIX, META_KEY, CheckpointError, NonFiniteError, ema_prefix, load_file
 
 if TYPE_CHECKING:
     from adaptive_st.models import Stylizer
@@ -209,3 +209,63 @@ def load_networks(path: Path, use_ema: bool = True) -> tuple[Stylizer, WeightPol
     load_subset(policy, state, "policy.", path, "policy")  # running statistics of per-image policies
     policy.eval().requires_grad_(False)
     return stylizer.eval().requires_grad_(False), policy, config, "ema" if prefix else "live"
+
+
+#: What a warm start copies: the networks (and their EMA), never the loss VGG, the policy or optimizers.
+NETWORK_PREFIXES = ("generator.", "style_generator.", "discriminator.")
+
+
+def _grown(saved: Tensor, current: Tensor) -> Tensor | None:
+    """``saved`` widened to ``current``'s shape along the input axis (dim 1), new inputs zero-weighted, or
+    None. Why: a λ-conditioned model's first modulation layer takes one more input (log λ) than the
+    unconditioned warm model's; zero weights make the grown model start as exactly the warm one."""
+    if saved.ndim != current.ndim or saved.ndim < 2 or saved.shape[0] != current.shape[0]:
+        return None
+    if saved.shape[2:] != current.shape[2:] or saved.shape[1] >= current.shape[1]:
+        return None
+    out = torch.zeros_like(current)
+    out[:, : saved.shape[1]] = saved
+    return out
+
+
+def warm_start(module: nn.Module, path: str | Path) -> list[str]:
+    """Initialise a training module's G, S and D (and the EMA of G and S) from a checkpoint's weights.
+
+    Unlike a resume (``ckpt_path``), the step count, optimizer states and the policy start fresh: this is
+    the common starting point of a policy comparison, where every contender fine-tunes the same warm model.
+    The EMA starts from the file's EMA when it has one, else from its live weights. Returns the names of
+    tensors widened by :func:`_grown`. Any other mismatch is a :class:`CheckpointError` naming the tensor.
+    """
+    path = Path(path).expanduser()
+    checkpoint = read(path)
+    saved = checkpoint["state_dict"]
+    current = module.state_dict()
+    update: dict[str, Tensor] = {}
+    grown, problems = [], []
+    for key, tensor in current.items():
+        live_key = key[len(EMA_PREFIX):] if key.startswith(EMA_PREFIX) else key
+        if not live_key.startswith(NETWORK_PREFIXES):
+            continue
+        source = key if key in saved else live_key  # a file without EMA seeds the EMA with its live weights
+        if source not in saved:
+            problems.append(f"{key} missing")
+            continue
+        value = saved[source]
+        if value.shape == tensor.shape:
+            update[key] = value.to(tensor.dtype)
+        elif (widened := _grown(value.to(tensor.dtype), tensor)) is not None:
+            update[key] = widened
+            grown.append(key)
+        else:
+            problems.append(f"{key} {tuple(value.shape)} in file vs {tuple(tensor.shape)} in model")
+    if problems:
+        raise CheckpointError(
+            f"init_from={path}: its networks do not fit this run's model ({'; '.join(problems[:4])}"
+            f"{'; ...' if len(problems) > 4 else ''}). Warm-start from a checkpoint of the same model= option."
+        )
+    bad = nonfinite_tensors(update, NETWORK_PREFIXES + (EMA_PREFIX,))
+    if bad:
+        raise NonFiniteError(f"init_from={path}: non-finite weights ({', '.join(bad[:3])}); the run it comes "
+                             "from diverged. Pick an earlier checkpoint.")
+    module.load_state_dict(update, strict=False)
+    return grown

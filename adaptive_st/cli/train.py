@@ -73,7 +73,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     import lightning as L
     from lightning.pytorch.callbacks import ProgressBar
 
-    from adaptive_st.checkpoint import load_resume_checkpoint
+    from adaptive_st.checkpoint import load_resume_checkpoint, warm_start
     from adaptive_st.cli.validation import validate_config
     from adaptive_st.runlog.progress import progress_bar
     from adaptive_st.runlog.wandb_run import hydra_summary
@@ -91,6 +91,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     with _config_errors("module"):
         # Passed after instantiation: Hydra would otherwise instantiate the _target_ nodes inside it.
         module = instantiate(cfg.module, _partial_=True)(run_config=resolved)
+    if cfg.get("init_from") and checkpoint is None:  # a resume restores its own weights
+        grown = warm_start(module, cfg.init_from)
+        log.info("warm start from %s%s", cfg.init_from, f" (widened: {', '.join(grown)})" if grown else "")
     with _config_errors("callbacks"):
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     with _config_errors("logger"):
