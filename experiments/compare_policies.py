@@ -47,7 +47,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from adaptive_st.checkpoint import load_file
 from adaptive_st.cli.resolvers import CONFIG_DIR, register_resolvers
 from adaptive_st.cli.train import train
 from adaptive_st.evaluation import write_csv
@@ -58,8 +57,10 @@ from experiments.compare.evaluate import (
     evaluate,
     held_out_pairs,
     identity_reference,
+    load_run_module,
     make_batches,
 )
+from experiments.compare.per_image import per_image_section
 from experiments.compare.report import aggregate, front_section, markdown_table, plot_pareto, reading
 
 log = logging.getLogger("compare_policies")
@@ -181,9 +182,7 @@ def run_one(cfg: DictConfig, contender: str, seed: int, run_dir: Path) -> list[d
     train_time, train_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     t0 = time.perf_counter()
-    module = instantiate(cfg.module, _partial_=True)(run_config=None)
-    state = load_file(run_dir / "checkpoints" / "last.ckpt")
-    module.load_state_dict(state["state_dict"])
+    module = load_run_module(cfg, run_dir / "checkpoints" / "last.ckpt")
     batches = held_out_batches(cfg)
     ev = cfg.compare.eval
     lpips = _lpips(ev.get("lpips_net"), OmegaConf.select(cfg, "module.val_metrics.lpips_backbone_path"),
@@ -293,6 +292,9 @@ def write_report(out: Path, rows: list[dict[str, Any]], header: dict[str, Any],
         "",
         *(["## Against the constant λ front", "", section, ""] if (section := front_section(summary, rows, identity))
           else []),
+        *(["## Per-image λ", "", pi, ""] if (pi := per_image_section(
+            out, rows, lambda o, d: compose_cfg(header["preset"], o, output_dir=d),
+            baseline_name(header["policies"], header["base_style"]))) else []),
         "## Reading",
         "",
         reading(summary, rows, baseline=baseline_name(header["policies"], header["base_style"]), identity=identity,
@@ -376,8 +378,8 @@ def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str],
     overrides = [*spec.get("overrides", []), f"batches={int(spec.batches)}", "seed=0", *user]
     key = fingerprint(args.preset, overrides)
     stamp = run_dir / "warm.json"
-    if (key and ckpt.is_file() and stamp.is_file() and not args.overwrite
-            and json.loads(stamp.read_text()).get("fingerprint") == key):
+    # Kept across --overwrite (which retrains the contenders): delete OUT/warm to retrain it.
+    if key and ckpt.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
         log.info("warm start: reusing %s", ckpt)
         return ckpt
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -241,7 +241,8 @@ def warm_start(module: nn.Module, path: str | Path) -> list[str]:
     Unlike a resume (``ckpt_path``), the step count, optimizer states and the policy start fresh: this is
     the common starting point of a policy comparison, where every contender fine-tunes the same warm model.
     The EMA starts from the file's EMA when it has one, else from its live weights. Returns the names of
-    tensors widened by :func:`_grown`. Any other mismatch is a :class:`CheckpointError` naming the tensor.
+    tensors widened by :func:`_grown` or kept at their init (λ-input parameters, ``*.lambda_*``, which an
+    unconditioned warm model lacks). Any other mismatch is a :class:`CheckpointError` naming the tensor.
     """
     path = Path(path).expanduser()
     checkpoint = read(path)
@@ -255,7 +256,10 @@ def warm_start(module: nn.Module, path: str | Path) -> list[str]:
             continue
         source = key if key in saved else live_key  # a file without EMA seeds the EMA with its live weights
         if source not in saved:
-            problems.append(f"{key} missing")
+            if ".lambda_" in key:  # a λ input the unconditioned warm model has no counterpart of: its init
+                grown.append(key)
+            else:
+                problems.append(f"{key} missing")
             continue
         value = saved[source]
         if value.shape == tensor.shape:

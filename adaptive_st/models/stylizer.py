@@ -46,7 +46,14 @@ class Stylizer(nn.Module):
         cond: Tensor | None = None,
     ) -> Tensor:
         params = self.style_generator(style, cond)
-        return self.generator(content, params, alpha)
+        return self.generator(content, params, self.alpha_for(alpha, cond))
+
+    def alpha_for(self, alpha: float | Tensor, cond: Tensor | None) -> float | Tensor:
+        """α times S's λ-dependent strength, for style generators that map λ to one (``strength``)."""
+        strength = getattr(self.style_generator, "strength", None)
+        if cond is None or strength is None:
+            return alpha
+        return strength(cond) * (alpha if isinstance(alpha, Tensor) else float(alpha))
 
     @torch.no_grad()
     def stylize_with_code(self, content: Tensor, code: Tensor, alpha: float | Tensor = 1.0,
@@ -57,7 +64,7 @@ class Stylizer(nn.Module):
             if cond is not None and cond.numel() == 1:
                 cond = cond.expand(content.shape[0])
         params = self.style_generator.modulation(code, cond)
-        return self.generator(content, params, alpha)
+        return self.generator(content, params, self.alpha_for(alpha, cond))
 
 
 def build_stylizer(generator: ContentGenerator, style_generator: Callable[..., StyleGenerator] | StyleGenerator,

@@ -229,7 +229,7 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         else:
             if self.reuse_style_stats:
                 params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
-                fake = self.generator(content, params)
+                fake = self.generator(content, params, self.stylizer.alpha_for(1.0, cond))
             else:
                 fake = self.stylizer(content, self._style_input(batch), cond=cond)
             if self.perceptual.content_target == "stylized":

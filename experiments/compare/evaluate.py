@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch import Tensor
 
+from adaptive_st.checkpoint import load_file
 from adaptive_st.data.datasets import default_load_size, eval_crop
 from adaptive_st.data.images import ImageLoadError, load_rgb
 from adaptive_st.evaluation import METRICS as PAIR_METRICS
@@ -75,6 +78,13 @@ def make_batches(images: PairImages, content_paths: Sequence[Path], style_paths:
                         "style": torch.stack([s for _, s, _ in chunk]),
                         "style_index": torch.tensor([si for _, _, si in chunk])})
     return batches
+
+
+def load_run_module(cfg: DictConfig, ckpt: Path) -> StyleTransferModule:
+    """The run's module (built from its composed config) with the checkpoint's weights, EMA included."""
+    module = instantiate(cfg.module, _partial_=True)(run_config=None)
+    module.load_state_dict(load_file(ckpt)["state_dict"])
+    return module
 
 
 def _scorer(perceptual: PerceptualLoss, lpips: LPIPSMetric | None) -> PairScorer:

@@ -70,6 +70,25 @@ def test_lambda_condition_changes_only_the_decoder_modulation():
         s.modulation(code)
 
 
+def test_lambda_sets_the_style_strength_at_every_adain_site():
+    g, s = pair(cond_dim=1)
+    stylizer = Stylizer(g, s).eval()
+    content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    lams = torch.tensor([0.5, 2.0, 8.0, 32.0])
+    assert torch.all(torch.diff(s.strength(lams)) > 0)  # more λ_style, more style
+    with torch.no_grad():
+        for lam, alpha in ((1e-9, 0.0), (1e9, 1.0)):  # the ends: the content's own statistics / full style
+            cond = torch.full((2,), lam)
+            params = s(style, cond)
+            torch.testing.assert_close(stylizer(content, style, cond=cond), g(content, params, alpha),
+                                       atol=1e-6, rtol=1e-5)
+        # Per sample, and multiplied with a user's --alpha.
+        cond = torch.tensor([1.0, 3.0])
+        expected = torch.stack([g(content[i:i + 1], s(style[i:i + 1], cond[i:i + 1]), a)[0]
+                                for i, a in enumerate((0.25, 0.375))])
+        torch.testing.assert_close(stylizer(content, style, alpha=0.5, cond=cond), expected, atol=1e-6, rtol=1e-5)
+
+
 def test_style_width_must_match_the_generator():
     g = MicroGenerator(width=8)
     with pytest.raises(ValueError, match=r"model\.style_generator\.width"):
