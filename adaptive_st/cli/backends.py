@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adaptive_st.cli.files import collect_images
-from adaptive_st.inference.choices import AUTO_TILE_ABOVE
+from adaptive_st.inference import AUTO_TILE_ABOVE
 
 if TYPE_CHECKING:
     from adaptive_st.inference import Runtime, StyleTransfer
@@ -117,7 +117,7 @@ def make_engine(args: argparse.Namespace, runtime: Runtime) -> StyleTransfer:
     if args.backend != "onnxruntime":
         return StyleTransfer(model, runtime, args.vgg_path, args.compile)
     from adaptive_st.inference.engine import OnnxStyleTransfer
-    from adaptive_st.inference.export import cached_onnx
+    from adaptive_st.inference.onnx_cache import cached_onnx
 
     def announce(target: Path) -> None:
         print(f"exporting {model.path} ({model.weights_label} weights) to ONNX once: {target}", file=sys.stderr)
@@ -140,7 +140,8 @@ def cache_graph_for_next_run(args: argparse.Namespace, engine: StyleTransfer) ->
             or (model.per_image and args.lam is None) or importlib.util.find_spec("onnxscript") is None
             or find_cached(args.checkpoint, not args.no_ema, args.onnx_cache) is not None):
         return
-    from adaptive_st.inference.export import CheckpointError, cached_onnx, mark_unexportable
+    from adaptive_st.inference import CheckpointError
+    from adaptive_st.inference.onnx_cache import cached_onnx, mark_unexportable
 
     default = not args.no_ema or None
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from adaptive_st.cli.files import check_out_dir, collect_images, os_error_line
 from adaptive_st.cli.helptext import plain
 from adaptive_st.cli.stylize import user_errors
-from adaptive_st.inference.choices import PRECISION_NAMES
+from adaptive_st.inference import PRECISION_NAMES
 from adaptive_st.pretrained import LPIPS_BACKBONES
 
 
@@ -72,8 +72,7 @@ def parse_pairs(value: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from adaptive_st.evaluation import OUTPUT_FILES, EvalSettings, MetricSources, make_pairs, run_evaluation
-    from adaptive_st.inference import resolve_runtime
-    from adaptive_st.inference.runtime import retain_freed_memory
+    from adaptive_st.inference.model import resolve_runtime, retain_freed_memory
 
     check_out_dir(args.out)
     for option, value in (("--seed", args.seed), ("--grid-pairs", args.grid_pairs), ("--size", args.size)):
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                                   "them, or choose another --out.")
     pairs = make_pairs(collect_images(args.content, "content"), collect_images(args.style, "style"),
                        parse_pairs(args.pairs), args.seed)
-    retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.runtime)
+    retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.model)
     runtime = resolve_runtime(args.device, args.precision)
     settings = EvalSettings(size=args.size or None, alpha=args.alpha, lam=args.lam, vgg_path=args.vgg_path,
                             grid_pairs=args.grid_pairs, images_dir=args.out / "images" if args.save_images else None,

@@ -21,7 +21,7 @@ from pathlib import Path
 from adaptive_st.cli.files import check_out_dir, os_error_line
 from adaptive_st.cli.helptext import plain
 from adaptive_st.cli.stylize import user_errors
-from adaptive_st.inference.choices import MAX_OPSET, OPSET
+from adaptive_st.inference import MAX_OPSET, OPSET
 
 FORMATS = ("torchscript", "onnx")
 

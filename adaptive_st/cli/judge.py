@@ -23,7 +23,7 @@ from pathlib import Path
 
 from adaptive_st.cli.helptext import plain
 from adaptive_st.cli.stylize import user_errors
-from adaptive_st.inference.choices import PRECISION_NAMES
+from adaptive_st.inference import PRECISION_NAMES
 from adaptive_st.pretrained import LPIPS_BACKBONES
 
 # Nothing above imports torch: serving a prepared study and the report never load it.
@@ -87,8 +87,7 @@ def prepare(args: argparse.Namespace) -> None:
     from adaptive_st.cli.evaluate import parse_pairs
     from adaptive_st.cli.files import collect_images
     from adaptive_st.evaluation import EvalSettings, MetricSources, make_pairs, unique_labels
-    from adaptive_st.inference import resolve_runtime
-    from adaptive_st.inference.runtime import retain_freed_memory
+    from adaptive_st.inference.model import resolve_runtime, retain_freed_memory
     from adaptive_st.judge.prepare import prepare_study
 
     if len(args.checkpoints) < 2:

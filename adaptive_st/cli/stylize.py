@@ -34,7 +34,7 @@ from adaptive_st.cli.files import OutputPathError as OutputPathError
 from adaptive_st.cli.files import check_out_dir, collect_images
 from adaptive_st.cli.files import os_error_line as os_error_line
 from adaptive_st.cli.helptext import plain
-from adaptive_st.inference.choices import (
+from adaptive_st.inference import (
     AUTO_TILE_ABOVE,
     BACKENDS,
     DEFAULT_STATS_SIZE,
@@ -139,7 +139,7 @@ def content_stems(contents: Sequence[Path], root: Path) -> dict[Path, Path]:
 
 def prepare_styles(engine: StyleTransfer | LeanStyleTransfer, args: argparse.Namespace,
                    read_image: Callable[[Path], Any]) -> list[Any]:
-    from adaptive_st.inference.common import mix_name
+    from adaptive_st.inference import mix_name
 
     if args.style_id:
         if args.styles:
@@ -175,7 +175,7 @@ def check_style_weights_option(weights: Sequence[float] | None, n: int) -> None:
 
 
 def plan(args: argparse.Namespace, styles: Sequence[Style]) -> list[Job]:
-    from adaptive_st.inference.common import output_name
+    from adaptive_st.inference import output_name
 
     contents = collect_images([args.content], "content")
     stems = content_stems(contents, args.content)
@@ -197,7 +197,7 @@ def refuse_overwrite(jobs: Sequence[Job]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adaptive_st.inference.common import StylizeOptions
+    from adaptive_st.inference import StylizeOptions
 
     check_out_dir(args.out)
     check_backend_options(args)
@@ -214,10 +214,9 @@ def run(args: argparse.Namespace) -> int:
         where = f"cpu, fp32, {lean.weights_label} weights, onnxruntime without torch"
     else:
         from adaptive_st.inference import read_image, resolve_runtime, write_png
-        from adaptive_st.inference.model import check_lambda
-        from adaptive_st.inference.runtime import retain_freed_memory
+        from adaptive_st.inference.model import check_lambda, retain_freed_memory
 
-        retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.runtime)
+        retain_freed_memory()  # ~6x faster megapixel convs with glibc (see inference.model)
         if args.backend == "onnxruntime":
             runtime = resolve_runtime("cpu", "fp32", False)
         else:

@@ -34,7 +34,7 @@ from adaptive_st.evaluation.report import (
 from adaptive_st.evaluation.scoring import Availability, Pair, PairScorer, load_fid, load_lpips
 from adaptive_st.inference import Style, StyleTransfer, StylizeOptions, load_stylizer, output_name, read_image
 from adaptive_st.inference.images import quantize, resize_longer_side, write_png
-from adaptive_st.inference.runtime import Runtime
+from adaptive_st.inference.model import Runtime
 from adaptive_st.metrics import FIDMetric, LPIPSMetric
 
 log = logging.getLogger(__name__)

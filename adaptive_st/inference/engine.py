@@ -4,7 +4,7 @@ One content image at a time (sizes differ in a folder); the per-content work is 
 and colour matching) and G, tiled when the image is large.
 
 :class:`OnnxStyleTransfer` (``stylize --backend onnxruntime``) runs G∘S in ONNX Runtime on the graph
-``adaptive-st export`` writes (cached by ``export.cached_onnx``). Everything around G∘S (reading images,
+``adaptive-st export`` writes (cached by ``onnx_cache.cached_onnx``). Everything around G∘S (reading images,
 the training-style crop of the style image, λ, colour preservation) is the torch engine's, so both
 backends give the same numbers up to float rounding (tests/inference checks 1e-4). What the exported graph
 cannot do is refused rather than approximated: style mixing (the graph encodes one style), tiling,
@@ -16,16 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from adaptive_st.inference.common import StylizeOptions as StylizeOptions
-from adaptive_st.inference.export import export_spec, import_onnxruntime
+from adaptive_st.inference import MULTIPLE, StylizeOptions
+from adaptive_st.inference.export import export_spec
 from adaptive_st.inference.images import (
-    MULTIPLE,
     center_crop_like_training,
     crop_to,
     keep_content_chroma,
@@ -38,13 +37,13 @@ from adaptive_st.inference.model import (
     CheckpointError,
     ConditionError,
     LoadedModel,
+    Runtime,
     check_finite_output,
     check_lambda,
     check_style_weights,
     default_condition,
     per_image_lambda,
 )
-from adaptive_st.inference.runtime import Runtime
 from adaptive_st.inference.tiling import (
     BLEND,
     default_overlap,
@@ -191,6 +190,15 @@ class StyleTransfer:
             else:
                 out = self._whole(batch, params, alpha)  # tiles stay eager: they swap AdaIN modules
         return crop_to(out.float(), h, w)[0]
+
+
+def import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise CheckpointError("--backend onnxruntime needs onnxruntime, onnx and onnxscript: "
+                              "pip install 'adaptive_st[export]' (or use --backend torch)") from None
+    return onnxruntime
 
 
 class OnnxStyleTransfer(StyleTransfer):

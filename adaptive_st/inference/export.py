@@ -1,4 +1,4 @@
-"""TorchScript and ONNX export of G∘S, and the ONNX graph cache of ``stylize --backend onnxruntime``.
+"""TorchScript and ONNX export of G∘S, and the parity check of an export against the eager model.
 
 Signature: ``(content, style, alpha[, lam]) → output`` for any H×W. The ONNX graph has batch 1 and
 symbolic H/W; the traced TorchScript accepts any batch. Both reflect-pad the content to a multiple of 8 and
@@ -9,21 +9,17 @@ not exported: pass λ. TorchScript is traced (``torch.jit.script`` cannot compil
 the ``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
 symbolic H/W.
 
-The ONNX cache (``inference.onnx_cache``, which finds it without torch): a graph is exported once per
-checkpoint (and per weight set, EMA or live) with a JSON sidecar of :func:`export_spec`'s metadata, and is
-checked against the eager model before it is used (``PARITY_TOLERANCE``); a re-trained ``last.ckpt`` is
-exported again and its stale graph removed. A model the exporter refuses gets a sidecar saying so.
+``stylize`` caches its ONNX graphs with these functions (``inference.onnx_cache``): exported once per
+checkpoint and weight set, with :func:`export_spec`'s metadata as a JSON sidecar, and checked against the
+eager model (``PARITY_TOLERANCE``) before use.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from adaptive_st.inference.choices import OPSET as OPSET  # Resize with antialias needs opset 18
+from adaptive_st.inference import OPSET  # Resize with antialias needs opset 18
 from adaptive_st.inference.model import CheckpointError, LoadedModel, NonFiniteError, default_condition
-from adaptive_st.inference.onnx_cache import (
-    SIDECAR_FORMAT,
-    cache_folders,
-    cache_stem,
-    read_sidecar,
-    write_json,
-)
-from adaptive_st.inference.onnx_cache import user_cache_dir as user_cache_dir
+from adaptive_st.inference.onnx_cache import SIDECAR_FORMAT
+from adaptive_st.inference.tiling import minimum_side
 from adaptive_st.models import Stylizer
 
 #: Max |exported − eager| accepted by ``adaptive-st export`` and by the onnxruntime backend's cache.
@@ -92,8 +82,6 @@ def style_example_sides(model: LoadedModel) -> tuple[int, tuple[int, int]]:
 def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> ExportSpec:
     """Example inputs (H, W not multiples of 8, and a style that makes the encoder take the branch it takes
     for the training crop, so neither the padding nor the style resize is traced away)."""
-    from adaptive_st.inference.tiling import minimum_side
-
     gen = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, height, width, generator=gen)
     sides = (16, 16384)
@@ -257,93 +245,3 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
             out = torch.from_numpy(session.run(None, feeds)[0])
             diffs["onnx"] = max(diffs.get("onnx", 0.0), _max_diff(out, ref))
     return diffs
-
-
-# -------------------------------------------------------------------------------------- ONNX cache
-def import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise CheckpointError("--backend onnxruntime needs onnxruntime, onnx and onnxscript: "
-                              "pip install 'adaptive_st[export]' (or use --backend torch)") from None
-    return onnxruntime
-
-
-def cache_name(model: LoadedModel, opset: int = OPSET) -> str:
-    """``<ckpt stem>.<ema|live>.<key>.onnx`` (``onnx_cache.cache_stem``)."""
-    return cache_stem(model.path, model.weights, opset) + ".onnx"
-
-
-def _sidecar(model: LoadedModel, folder: Path, stem: str, default: bool | None, **extra: Any) -> None:
-    """Write the sidecar of a cache entry. ``default``: the run loaded the checkpoint's default weights
-    (True), or ran with ``--no-ema`` (None: keep what an earlier run found)."""
-    old = read_sidecar(folder / f"{stem}.json") or {}
-    meta = {**export_spec(model).metadata, "default": bool(default or old.get("default")), **extra}
-    write_json(folder / f"{stem}.json", meta)
-
-
-def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = OPSET,
-                announce: Callable[[Path], None] | None = None, default: bool | None = True) -> Path:
-    """The model's ONNX graph from the cache, exported and parity-checked on first use, with its sidecar.
-
-    ``cache_dir`` replaces the default locations; ``announce(target)`` is called before an export (it
-    takes a while: the CLI says so); ``default``: see :func:`_sidecar`. Written to a temporary name and
-    renamed, so an interrupted export never leaves a truncated graph that a later run would trust.
-    """
-    stem = cache_stem(model.path, model.weights, opset)
-    name = f"{stem}.onnx"
-    folders = cache_folders(model.path, cache_dir)
-    for folder in folders:
-        if (folder / name).is_file():
-            meta = read_sidecar(folder / f"{stem}.json")
-            if meta is None or (default and not meta.get("default")):
-                with contextlib.suppress(OSError):  # a graph cached before sidecars existed
-                    _sidecar(model, folder, stem, default)
-            return folder / name
-    errors = []
-    for folder in folders:
-        tmp = folder / f".{name}.{os.getpid()}.tmp.onnx"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if announce is not None:
-                announce(folder / name)
-            export_onnx(model, tmp, opset)
-            diff = parity(model, onnx=tmp).get("onnx", float("inf"))
-            if not diff <= PARITY_TOLERANCE:
-                raise CheckpointError(f"{model.path}: the ONNX export differs from the eager model by {diff:.2e} "
-                                      f"(> {PARITY_TOLERANCE:g}); use --backend torch")
-            _sidecar(model, folder, stem, default)
-            os.replace(tmp, folder / name)
-        except OSError as err:
-            errors.append(f"{folder}: {err.strerror or err}")
-            continue
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        remove_stale(folder, model, stem)
-        return folder / name
-    raise CheckpointError(f"{model.path}: cannot write the ONNX cache ({'; '.join(errors)}); "
-                          "pass --onnx-cache DIR with a writable folder")
-
-
-def remove_stale(folder: Path, model: LoadedModel, keep: str) -> None:
-    """Graphs and sidecars of earlier versions of this checkpoint (same stem and weights, other key)."""
-    for stale in folder.glob(f"{model.path.stem}.{model.weights}.*"):
-        if stale.suffix in (".onnx", ".json") and stale.name.rsplit(".", 1)[0] != keep:
-            with contextlib.suppress(OSError):
-                stale.unlink()
-
-
-def mark_unexportable(model: LoadedModel, reason: str, cache_dir: Path | None = None, opset: int = OPSET,
-                      default: bool | None = True) -> None:
-    """Remember in the cache that this checkpoint cannot be exported (``--backend auto`` then goes straight
-    to torch); silently nothing when no cache folder is writable."""
-    stem = cache_stem(model.path, model.weights, opset)
-    for folder in cache_folders(model.path, cache_dir):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _sidecar(model, folder, stem, default, exportable=False, reason=reason)
-        except OSError:
-            continue
-        remove_stale(folder, model, stem)
-        return

@@ -1,11 +1,12 @@
 """Images for inference: files ↔ tensors, output names, resizing, padding for G and colour preservation.
 
 - Every read goes through ``data.images.load_rgb``; outputs are 8-bit PNGs.
-- Output file names (``common``, shared with the torch-free path): ``<content-stem>__<style-stem>[__a0.5][__lam3][__luminance].png``. The suffixes appear
-  only when the value was set away from its default, so two runs with different α, λ or colour mode never
-  collide. Names keep
-  every letter of the inputs (``日本.jpg`` → ``日本__candy.png``): only what cannot be in one file name
-  (path separators, control characters) is replaced, and over-long names are shortened with a hash.
+- Output file names, sizes and padding amounts are the package's torch-free core (``inference``, shared
+  with the torch-free path): ``<content-stem>__<style-stem>[__a0.5][__lam3][__luminance].png``, the
+  suffixes only when the value was set away from its default, so two runs with different α, λ or colour
+  mode never collide. Names keep every letter of the inputs (``日本.jpg`` → ``日本__candy.png``): only
+  what cannot be in one file name (path separators, control characters) is replaced, and over-long names
+  are shortened with a hash.
 - Padding: G needs sides that are multiples of its stride (8) and, because its convolutions reflect-pad
   at 1/8 resolution, a minimum side (``tiling.minimum_side``): a 1×1 image or a 3×5000 strip is padded up
   to that by reflection (replication where a side is too short) and cropped back.
@@ -25,16 +26,7 @@ from PIL import Image
 from torch import Tensor
 
 from adaptive_st.data.images import load_rgb, pil_to_tensor
-from adaptive_st.inference.choices import PRESERVE_COLOR as PRESERVE_COLOR
-from adaptive_st.inference.common import MAX_NAME_BYTES as MAX_NAME_BYTES
-from adaptive_st.inference.common import MAX_SIZE as MAX_SIZE
-from adaptive_st.inference.common import MULTIPLE as MULTIPLE
-from adaptive_st.inference.common import crop_like_training, resized_shape
-from adaptive_st.inference.common import mix_name as mix_name
-from adaptive_st.inference.common import number as number
-from adaptive_st.inference.common import output_name as output_name
-from adaptive_st.inference.common import pad_amounts as pad_amounts
-from adaptive_st.inference.common import safe_file_name as safe_file_name
+from adaptive_st.inference import MULTIPLE, crop_like_training, pad_amounts, resized_shape
 
 
 def read_image(path: str | Path) -> Tensor:
@@ -72,7 +64,7 @@ def resize_longer_side(image: Tensor, size: int | None) -> Tensor:
 
 
 def center_crop_like_training(image: Tensor, load_size: int, crop_size: int) -> Tensor:
-    """The evaluation-mode training preprocessing of a (3,H,W) tensor in [0,1] (``common.crop_like_training``:
+    """The evaluation-mode training preprocessing of a (3,H,W) tensor in [0,1] (``inference.crop_like_training``:
     shorter side → ``load_size``, PIL bicubic, centre crop ``crop_size``, on the image's 8-bit values)."""
     arr = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return torch.from_numpy(crop_like_training(arr, load_size, crop_size))

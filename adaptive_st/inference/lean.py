@@ -4,8 +4,8 @@ Importing torch costs ~2 CPU-s and ~650 MB of memory before the first pixel; thi
 and onnxruntime only. ``stylize --backend auto`` takes it when the checkpoint's graph is in the ONNX cache
 (``inference.onnx_cache``; the first torch run puts it there) and for an exported ``.onnx`` model. It
 repeats the torch path step by step on the same code where that is torch-free (``data.images.load_rgb``,
-``common.crop_like_training`` for the style, ``common`` for names, sizes and padding) and in numpy where
-it is not (the ``--size`` resize is PIL's antialiased bilinear in float32, the algorithm
+``inference.crop_like_training`` for the style, the package core for names, sizes and padding) and in
+numpy where it is not (the ``--size`` resize is PIL's antialiased bilinear in float32, the algorithm
 ``F.interpolate(antialias=True)`` copies; colour preservation), so its PNGs equal the torch backend's
 within one 8-bit level (tests/inference/test_lean.py). What the graph needs to know about the model
 (inputs, default λ, training crop, G's minimum side) comes from the JSON sidecar written with it.
@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from adaptive_st.data.images import load_rgb, pil_to_array
-from adaptive_st.inference.common import StylizeOptions, crop_like_training, pad_amounts, resized_shape
+from adaptive_st.inference import StylizeOptions, crop_like_training, pad_amounts, resized_shape
 from adaptive_st.inference.onnx_cache import read_sidecar, sidecar_of
 
 log = logging.getLogger(__name__)

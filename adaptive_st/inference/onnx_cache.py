@@ -1,4 +1,5 @@
-"""Where ``stylize`` keeps a checkpoint's exported ONNX graph, and how it is found without importing torch.
+"""The ONNX graph cache of ``stylize``: where a checkpoint's exported graph is kept, how it is found
+without importing torch, and how it is exported (and parity-checked) on first use.
 
 A graph is cached per checkpoint and weight set (EMA or live) as ``<stem>.<weights>.<key>.onnx`` with a
 JSON sidecar ``<stem>.<weights>.<key>.json`` (``export_spec(...).metadata``: inputs, λ default, training
@@ -7,6 +8,9 @@ when that folder is read-only). The key hashes the checkpoint's path, size and m
 opset and the torch / adaptive_st versions (read from package metadata, not by importing torch), so a
 re-trained ``last.ckpt`` is exported again. A model that cannot be exported (e.g. WCT's eigh) leaves a
 sidecar with ``"exportable": false`` and no graph, so ``--backend auto`` does not retry it on every run.
+A graph is checked against the eager model before it is used (``export.PARITY_TOLERANCE``); a re-trained
+checkpoint's stale graph is removed. Finding needs no torch; writing (``cached_onnx``, ``mark_unexportable``:
+given a loaded model) imports ``export`` when called.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import adaptive_st
-from adaptive_st.inference.choices import OPSET
+from adaptive_st.inference import OPSET
+
+if TYPE_CHECKING:
+    from adaptive_st.inference.model import LoadedModel
 
 CACHE_DIRNAME = ".onnx_cache"
 #: Version of the sidecar's fields; sidecars of another version are ignored (the graph is re-exported).
@@ -109,3 +117,89 @@ def find_cached(checkpoint: Path, use_ema: bool = True, cache_dir: Path | None =
             if (folder / f"{stem}.onnx").is_file():
                 return CachedGraph(folder / f"{stem}.onnx", folder / f"{stem}.json", meta)
     return None
+
+
+# ------------------------------------------------------------------------- export on first use
+def cache_name(model: LoadedModel, opset: int = OPSET) -> str:
+    """``<ckpt stem>.<ema|live>.<key>.onnx`` (``onnx_cache.cache_stem``)."""
+    return cache_stem(model.path, model.weights, opset) + ".onnx"
+
+
+def _sidecar(model: LoadedModel, folder: Path, stem: str, default: bool | None, **extra: Any) -> None:
+    """Write the sidecar of a cache entry. ``default``: the run loaded the checkpoint's default weights
+    (True), or ran with ``--no-ema`` (None: keep what an earlier run found)."""
+    from adaptive_st.inference.export import export_spec
+
+    old = read_sidecar(folder / f"{stem}.json") or {}
+    meta = {**export_spec(model).metadata, "default": bool(default or old.get("default")), **extra}
+    write_json(folder / f"{stem}.json", meta)
+
+
+def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = OPSET,
+                announce: Callable[[Path], None] | None = None, default: bool | None = True) -> Path:
+    """The model's ONNX graph from the cache, exported and parity-checked on first use, with its sidecar.
+
+    ``cache_dir`` replaces the default locations; ``announce(target)`` is called before an export (it
+    takes a while: the CLI says so); ``default``: see :func:`_sidecar`. Written to a temporary name and
+    renamed, so an interrupted export never leaves a truncated graph that a later run would trust.
+    """
+    import adaptive_st.inference.export as exporter
+    from adaptive_st.inference import CheckpointError
+
+    stem = cache_stem(model.path, model.weights, opset)
+    name = f"{stem}.onnx"
+    folders = cache_folders(model.path, cache_dir)
+    for folder in folders:
+        if (folder / name).is_file():
+            meta = read_sidecar(folder / f"{stem}.json")
+            if meta is None or (default and not meta.get("default")):
+                with contextlib.suppress(OSError):  # a graph cached before sidecars existed
+                    _sidecar(model, folder, stem, default)
+            return folder / name
+    errors = []
+    for folder in folders:
+        tmp = folder / f".{name}.{os.getpid()}.tmp.onnx"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if announce is not None:
+                announce(folder / name)
+            exporter.export_onnx(model, tmp, opset)
+            diff = exporter.parity(model, onnx=tmp).get("onnx", float("inf"))
+            if not diff <= exporter.PARITY_TOLERANCE:
+                raise CheckpointError(f"{model.path}: the ONNX export differs from the eager model by {diff:.2e} "
+                                      f"(> {exporter.PARITY_TOLERANCE:g}); use --backend torch")
+            _sidecar(model, folder, stem, default)
+            os.replace(tmp, folder / name)
+        except OSError as err:
+            errors.append(f"{folder}: {err.strerror or err}")
+            continue
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        remove_stale(folder, model, stem)
+        return folder / name
+    raise CheckpointError(f"{model.path}: cannot write the ONNX cache ({'; '.join(errors)}); "
+                          "pass --onnx-cache DIR with a writable folder")
+
+
+def remove_stale(folder: Path, model: LoadedModel, keep: str) -> None:
+    """Graphs and sidecars of earlier versions of this checkpoint (same stem and weights, other key)."""
+    for stale in folder.glob(f"{model.path.stem}.{model.weights}.*"):
+        if stale.suffix in (".onnx", ".json") and stale.name.rsplit(".", 1)[0] != keep:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def mark_unexportable(model: LoadedModel, reason: str, cache_dir: Path | None = None, opset: int = OPSET,
+                      default: bool | None = True) -> None:
+    """Remember in the cache that this checkpoint cannot be exported (``--backend auto`` then goes straight
+    to torch); silently nothing when no cache folder is writable."""
+    stem = cache_stem(model.path, model.weights, opset)
+    for folder in cache_folders(model.path, cache_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _sidecar(model, folder, stem, default, exportable=False, reason=reason)
+        except OSError:
+            continue
+        remove_stale(folder, model, stem)
+        return

@@ -30,11 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# Defaults for ``tile=None`` ("auto") and the statistics thumbnail live in the torch-free ``choices``.
-from adaptive_st.inference.choices import AUTO_TILE_ABOVE as AUTO_TILE_ABOVE
-from adaptive_st.inference.choices import DEFAULT_STATS_SIZE as DEFAULT_STATS_SIZE
-from adaptive_st.inference.choices import DEFAULT_TILE as DEFAULT_TILE
-from adaptive_st.inference.images import MULTIPLE
+# Defaults for ``tile=None`` ("auto") and the statistics thumbnail live in the torch-free package core.
+from adaptive_st.inference import DEFAULT_STATS_SIZE, MULTIPLE
 from adaptive_st.models.layers import AdaIN, UpModulated, modulate
 
 #: Width of the linear cross-fade between neighbouring tiles (px).

@@ -98,8 +98,8 @@ def per_image_ckpt(checkpoint_factory: Callable[[str], Path]) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _retain_freed_memory() -> None:
-    """What the CLIs do at start-up (see ``inference.runtime``): megapixel tests run ~6× faster."""
-    from adaptive_st.inference.runtime import retain_freed_memory
+    """What the CLIs do at start-up (see ``inference.model``): megapixel tests run ~6× faster."""
+    from adaptive_st.inference.model import retain_freed_memory
 
     retain_freed_memory()
 

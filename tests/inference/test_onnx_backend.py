@@ -18,8 +18,9 @@ from adaptive_st.inference import (
     resolve_runtime,
 )
 from adaptive_st.inference.engine import OnnxStyleTransfer
-from adaptive_st.inference.export import PARITY_TOLERANCE, cache_name, cached_onnx, exporter_failure
+from adaptive_st.inference.export import PARITY_TOLERANCE, exporter_failure
 from adaptive_st.inference.images import resize_longer_side
+from adaptive_st.inference.onnx_cache import cache_name, cached_onnx
 
 pytest.importorskip("onnxruntime")
 

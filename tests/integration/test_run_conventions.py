@@ -187,7 +187,7 @@ def test_eval_entry_runs_evaluate_on_the_validation_images(compose_cfg, tmp_path
 
 
 def test_colour_mode_is_in_output_names():
-    from adaptive_st.inference.images import output_name
+    from adaptive_st.inference import output_name
 
     names = {output_name("photo", "candy", preserve_color=mode) for mode in ("none", "luminance", "histogram")}
     assert names == {"photo__candy.png", "photo__candy__luminance.png", "photo__candy__histogram.png"}

@@ -12,7 +12,7 @@ from PIL import Image
 
 from adaptive_st.cli.main import main as adaptive_st
 from adaptive_st.data.images import load_rgb
-from adaptive_st.inference.images import MAX_NAME_BYTES, output_name
+from adaptive_st.inference import MAX_NAME_BYTES, output_name
 from tests.reliability.conftest import assert_one_line_error
 
 
@@ -162,7 +162,7 @@ def test_opset_range_is_what_this_torch_writes_and_the_file_is_checked(tmp_path)
     from torch.onnx import _constants
 
     from adaptive_st.cli.export import check_opset
-    from adaptive_st.inference.choices import MAX_OPSET
+    from adaptive_st.inference import MAX_OPSET
 
     assert _constants.ONNX_MAX_OPSET == MAX_OPSET  # raise MAX_OPSET with torch (and test the export there)
     graph = onnx.helper.make_graph([], "g", [], [])
