@@ -19,8 +19,7 @@ from typing import Any
 from adaptive_st.evaluation import EvalSettings, MetricSources, Pair
 from adaptive_st.evaluation.runner import ImageCache, evaluate_checkpoint, evaluation_device_note
 from adaptive_st.evaluation.scoring import METRICS, load_lpips
-from adaptive_st.inference import Runtime, output_name, write_png
-from adaptive_st.inference.images import safe_file_name
+from adaptive_st.inference import Runtime, output_name, safe_file_name, write_png
 from adaptive_st.judge.study import Model, Study, StudyError, StudyPair, comparisons_for
 
 log = logging.getLogger(__name__)
