@@ -171,14 +171,16 @@ class StyleTransfer:
     def _run(self, x: Tensor, code: Tensor, cond: Tensor | None, options: StylizeOptions) -> Tensor:
         """G∘S on one (3,H,W) content with a prepared style ``code`` (what :meth:`_encode` returned)."""
         params = self.model.stylizer.style_generator.modulation(code.to(self.model.device), cond)
-        return self._generate(x, params, options)
+        # --alpha times the strength a λ-conditioned model derives from λ (models/stylizer.py: alpha_for).
+        alpha = self.model.stylizer.alpha_for(float(options.alpha), cond)
+        return self._generate(x, params, options, alpha)
 
-    def _generate(self, x: Tensor, params: list[tuple[Tensor, Tensor]], options: StylizeOptions) -> Tensor:
+    def _generate(self, x: Tensor, params: list[tuple[Tensor, Tensor]], options: StylizeOptions,
+                  alpha: float | Tensor) -> Tensor:
         h, w = x.shape[-2:]
         batch = self.runtime.prepare(pad_to_multiple(x.unsqueeze(0), min_side=self._min_side))
         generator = self.model.stylizer.generator
         tile = options.tile_for(*batch.shape[-2:])
-        alpha = float(options.alpha)
         with self.runtime.autocast():
             if tile:
                 overlap = options.tile_overlap
