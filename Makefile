@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality micro test test-fast lint bench bench-peer compare clean
+.PHONY: install browser train quality micro test test-fast lint bench bench-peer compare compare-quality clean
 
 install: $(STAMP)
 
@@ -63,6 +63,11 @@ bench-peer: install
 
 compare: install
 	$(PY) experiments/compare_policies.py --preset small $(ARGS)
+
+# The adaptive-λ protocol (≈ 80 min on 2 CPU cores): a warm light model, every policy fine-tuned from it,
+# 3 seeds, scored on held-out paintings against the constant λ front → outputs/compare_quality/summary.md
+compare-quality: install
+	$(PY) experiments/compare_policies.py --preset quality --out outputs/compare_quality $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

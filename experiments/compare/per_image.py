@@ -144,7 +144,9 @@ def per_image_section(out: Path, rows: Sequence[dict[str, Any]], compose: Callab
              f"per_image − the constant front at its mean content loss = {mean:+.4f}"
              + (f" ± {half:.4f}" if math.isfinite(half) else "") + f" (95 % CI, {n} seeds): "
              f"{front_verdict(mean, half)}.", "",
-             "| run | worst-decile style mean/std | worst-decile content loss |", "|---|---|---|"]
+             "Worst-decile means per run (mean ± 95 % CI half-width over seeds; the content-loss decile is "
+             f"fixed by `{base}`'s content loss):", "",
+             "| run | worst-decile style distance (mean/std) | worst-decile content loss |", "|---|---|---|"]
     for name in sorted(d["style_raw"], key=lambda x: (x == "per_image", x)):
         s, c = ci95(d["style_raw"][name]), ci95(d["content"][name])
         lines.append(f"| {name} | {s[0]:.4f} ± {s[1]:.4f} | {c[0]:.4f} ± {c[1]:.4f} |")
