@@ -12,10 +12,9 @@ training step:
 4. ``policy.update`` with the same rank-averaged feedback, so policy state stays identical
    across DDP ranks; the EMA of G and S (``ema_decay``) moves after every G step.
 
-The step's parts (targets, style statistics, pair features, gradient norms, logs) are in
-``training/steps.py``, validation and ``stylize`` in ``training/validation.py``. Validation, ``stylize`` and
-checkpoints use the EMA weights when ``ema_decay`` is set (see
-``training/ema.py``). ``compile`` runs the networks and the VGG through ``torch.compile``.
+The step's parts (targets, style statistics, pair features, G's forward, gradient norms, logs) are in
+``training/steps.py``, validation and ``stylize`` in ``training/validation.py``; they, and checkpoints, use
+the EMA weights when ``ema_decay`` is set (``training/ema.py``). ``compile`` uses ``torch.compile``.
 
 Note ``trainer.max_steps`` counts optimizer steps as Lightning does in manual mode: G and D each
 count, i.e. 2 per batch. ``train_step`` (a checkpointed buffer) counts batches.
@@ -219,21 +218,7 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
 
         # ---- generator + style generator
         self.toggle_optimizer(opt_g)
-        content_ref: Mapping[str, Tensor] = c_feats
-        if self.reuse_loss_features:
-            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
-            stylized = self.generator.transformed(c_feats, params)
-            fake = self.generator.decode(stylized)
-            if self.perceptual.content_target == "stylized":
-                content_ref = stylized
-        else:
-            if self.reuse_style_stats:
-                params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
-                fake = self.generator(content, params, self.stylizer.alpha_for(1.0, cond))
-            else:
-                fake = self.stylizer(content, self._style_input(batch), cond=cond)
-            if self.perceptual.content_target == "stylized":
-                content_ref = self._stylized_targets(c_feats, s_stats)
+        fake, content_ref = self._stylize_for_loss(batch, content, c_feats, s_stats, cond)
         terms = self._generator_terms(fake, content, style, content_ref, s_stats)
         means = {k: v.float().mean() for k, v in terms.items()}
         ctx = PolicyContext(

@@ -62,6 +62,27 @@ class TrainingSteps:
         return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
                        torch.cat([self._style_cache[k][name][1] for k in keys])) for name in layers}
 
+    def _stylize_for_loss(self, batch: Mapping[str, Tensor], content: Tensor, c_feats: Mapping[str, Tensor],
+                          s_stats: Mapping[str, Any], cond: Tensor | None) -> tuple[Tensor, Mapping[str, Tensor]]:
+        """(G's output, the content loss's target features), reusing what the loss VGG already computed:
+        the content features (quality model) or the style statistics (S with the VGG code)."""
+        content_ref: Mapping[str, Tensor] = c_feats
+        if self.reuse_loss_features:
+            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
+            stylized = self.generator.transformed(c_feats, params)
+            fake = self.generator.decode(stylized)
+            if self.perceptual.content_target == "stylized":
+                content_ref = stylized
+            return fake, content_ref
+        if self.reuse_style_stats:
+            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
+            fake = self.generator(content, params, self.stylizer.alpha_for(1.0, cond))
+        else:
+            fake = self.stylizer(content, self._style_input(batch), cond=cond)
+        if self.perceptual.content_target == "stylized":
+            content_ref = self._stylized_targets(c_feats, s_stats)
+        return fake, content_ref
+
     @torch.no_grad()
     def _stylized_targets(self, c_feats: Mapping[str, Tensor],
                           s_stats: Mapping[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
