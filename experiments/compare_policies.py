@@ -61,13 +61,11 @@ from experiments.compare.evaluate import (
     make_batches,
 )
 from experiments.compare.per_image import per_image_section
-from experiments.compare.report import aggregate, front_section, markdown_table, plot_pareto, reading
+from experiments.compare.report import AT, aggregate, front_section, markdown_table, plot_pareto, reading
 
 log = logging.getLogger("compare_policies")
 
 PRESETS = {"small": "compare_small", "quality": "compare_quality", "full": "compare_full"}
-#: A contender is a conf/policy name, or ``constant@λ=<λ_style>``: a policy at another base λ_style.
-AT = "@λ="
 TERMS = ("content", "style", "adv")
 #: Numeric results.csv columns that are averaged over seeds.
 NUMERIC = (*METRICS, "style_gain_pct", *(f"lambda_{t}" for t in TERMS), *(f"lambda_{t}_max" for t in TERMS),

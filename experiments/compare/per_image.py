@@ -93,15 +93,17 @@ def decile_deltas(runs: dict[str, dict[Any, dict[str, list[float]]]], base: str,
     return out
 
 
-def plot(per_image: dict[Any, dict[str, list[float]]], path: Path) -> None:
+def pooled(runs: dict[Any, dict[str, list[float]]], key: str) -> np.ndarray:
+    """One per-pair column over all seeds' runs."""
+    return np.concatenate([np.asarray(v[key], dtype=float) for v in runs.values()])
+
+
+def plot(lam: np.ndarray, gap: np.ndarray, edge: np.ndarray, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lam = np.concatenate([np.asarray(v["lambda"]) for v in per_image.values()])
-    gap = np.concatenate([np.asarray(v["style_gap"]) for v in per_image.values()])
-    edge = np.concatenate([np.asarray(v["edge_density"]) for v in per_image.values()])
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     axes[0].hist(lam, bins=20, color="tab:blue")
     axes[0].set(xlabel="λ_style chosen per pair", ylabel="pairs", title="per_image: λ across pairs (all seeds)")
@@ -129,11 +131,9 @@ def per_image_section(out: Path, rows: Sequence[dict[str, Any]], compose: Callab
         cfg = compose(json.loads((run_dir / "eval.json").read_text())["overrides"], run_dir)
         batches = batches if batches is not None else all_pair_batches(cfg)
         runs.setdefault(str(r["policy"]), {})[r["seed"]] = score_pairs(cfg, run_dir, batches)
-    plot(runs["per_image"], out / "per_image.png")
+    lam, gap, edge = (pooled(runs["per_image"], k) for k in ("lambda", "style_gap", "edge_density"))
+    plot(lam, gap, edge, out / "per_image.png")
     d = decile_deltas(runs, base)
-    lam = np.concatenate([np.asarray(v["lambda"]) for v in runs["per_image"].values()])
-    gap = np.concatenate([np.asarray(v["style_gap"]) for v in runs["per_image"].values()])
-    edge = np.concatenate([np.asarray(v["edge_density"]) for v in runs["per_image"].values()])
     n_pairs = len(next(iter(runs["per_image"].values()))["lambda"])
     mean, half, n = ci95(d["style"])
     lines = [f"{n_pairs} pairs per run (all photos × the held-out paintings). per_image's λ_style: "

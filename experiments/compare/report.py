@@ -230,7 +230,8 @@ def reading(summary: Sequence[Row], rows: Sequence[Row], baseline: str = "consta
 
 
 # ---------------------------------------------------------------------------------------------- the front
-#: A contender fine-tuned at another base λ_style: ``constant@λ=10`` (the name compare_policies gives it).
+#: A contender is a conf/policy name, or ``<policy>@λ=<λ_style>``: that policy at another base λ_style
+#: (compare_policies names the λ front's runs and the conditional sweep's points this way).
 AT = "@λ="
 #: The trade-off plane of the front: content loss (x, ↓) against style distance (y, ↓).
 FRONT_X, FRONT_Y = "content_loss", STYLE_KEY
