@@ -68,19 +68,13 @@ def apply_batches(cfg: DictConfig) -> None:
         cfg.trainer.max_steps = STEPS_PER_BATCH * int(batches)
 
 
-def cpu_has_native_bf16() -> bool:
-    """AMX or AVX512-BF16: where bf16 convolutions run natively (2.4× fp32 on a VGG step here); elsewhere
-    oneDNN emulates bf16, slower than fp32."""
-    import torch
-
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
 def apply_cpu_precision(cfg: DictConfig, native_bf16: bool | None = None) -> None:
     """A bf16 ``trainer.precision`` on a CPU without native bf16 falls back to ``32-true`` (one warning):
     recipes choose bf16 for its speed, and emulated bf16 would break their time budget."""
+    from adaptive_st.cli.validation import cpu_has_native_bf16, runs_on_cpu
+
     precision = str(cfg.trainer.get("precision", "32-true"))
-    if cfg.trainer.get("accelerator") != "cpu" or not precision.startswith("bf16"):
+    if not precision.startswith("bf16") or not runs_on_cpu(cfg):
         return
     if native_bf16 is None:
         native_bf16 = cpu_has_native_bf16()
@@ -104,7 +98,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
 
     validate_config(cfg)
     apply_batches(cfg)  # before the config is resolved, logged and compared with a checkpoint's
-    apply_cpu_precision(cfg)
+    apply_cpu_precision(cfg)  # after validation: bf16 autocast works here, the question is speed
     L.seed_everything(cfg.seed, workers=True)  # after the checks (seed=abc is one of them), before any init
     resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), str(cfg.paths.output_dir), quiet=True)
