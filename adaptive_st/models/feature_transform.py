@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from adaptive_st.losses.feature_stats import channel_mean_cov, fp32_region
 from adaptive_st.losses.vgg import VGGFeatures, build_vgg
 from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
+from adaptive_st.models.layers import image_range
 
 LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
 TRANSFORMS = ("wct", "adain")
@@ -165,7 +166,7 @@ class FeatureTransformGenerator(nn.Module):
 
     The decoder mirrors the VGG: relu3_1 (1/4) is decoded to 1/2 resolution and fused with the stylised
     relu2_1, then to full resolution and fused with the stylised relu1_1, then to RGB. The output is
-    unbounded in training (as in AdaIN; clamping would kill gradients) and clamped to [0, 1] in eval.
+    in [0, 1] in training too (:func:`~adaptive_st.models.layers.image_range`: the losses see what users get).
 
     Args:
         transform: ``"wct"`` (mean + covariance) or ``"adain"`` (mean + std).
@@ -218,8 +219,7 @@ class FeatureTransformGenerator(nn.Module):
         h = F.relu(self.dec2b(h))
         h = F.interpolate(h, size=t["relu1_1"].shape[-2:], mode="nearest")
         h = _stack(F.relu(self.dec1a(torch.cat([h, t["relu1_1"].to(h.dtype)], 1))), self.extra1)
-        out = self.to_rgb(h)
-        return out if self.training else out.clamp(0, 1)
+        return image_range(self.to_rgb(h), self.training)
 
     def forward(self, x: Tensor, params: ModParams, alpha: float | Tensor = 1.0,
                 feats: Mapping[str, Tensor] | None = None) -> Tensor:

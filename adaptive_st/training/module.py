@@ -23,6 +23,7 @@ count, i.e. 2 per batch. ``train_step`` (a checkpointed buffer) counts batches.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -55,6 +56,17 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 DEFAULT_OPTIMIZER: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99))
 
 
+def lr_scale(batch: int, total: int, decay_start: float, final_scale: float) -> float:
+    """Learning-rate factor after ``batch`` of ``total`` batches: 1 until ``decay_start`` (a fraction of
+    training), then a cosine down to ``final_scale`` at the last batch. A constant rate leaves the weights
+    where Adam's noise puts them; the tail lets them settle (the last batches are the checkpoint)."""
+    start = decay_start * total
+    if batch <= start or total <= start:
+        return 1.0
+    progress = min(1.0, (batch - start) / (total - start))
+    return final_scale + (1 - final_scale) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
     """Adaptive-λ GAN style transfer.
 
@@ -79,6 +91,9 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         compile: ``torch.compile`` G, S, D and the VGG (``True`` or a dict of ``torch.compile``
             keyword arguments, e.g. ``{mode: max-autotune}``). D runs eager on R1 steps: compiled
             graphs do not support the double backward R1 needs.
+        lr_decay_start / lr_final_scale: from this fraction of the run's batches on, G's and D's learning
+            rates follow a cosine down to ``lr_final_scale`` × their initial value (None = constant). Needs
+            a known length (``trainer.max_steps``); the schedulers are checkpointed, so resuming continues it.
         run_config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
         cache_style_targets: keep each style image's VGG statistics by ``style_index`` instead of
             recomputing them every step. Valid only when a style index always yields the same image, i.e.
@@ -107,6 +122,8 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         compile: bool | Mapping[str, Any] = False,
         run_config: Mapping[str, Any] | None = None,
         cache_style_targets: bool = False,
+        lr_decay_start: float | None = None,
+        lr_final_scale: float = 0.0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -123,6 +140,12 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
                 raise ValueError(f"module.{key}={value}: must be > 0 or null")
         if r1_weight < 0 or r1_every < 1:
             raise ValueError("module.r1_weight must be >= 0 and module.r1_every >= 1")
+        if lr_decay_start is not None and not 0 <= lr_decay_start < 1:
+            raise ValueError(f"module.lr_decay_start={lr_decay_start}: a fraction of the run in [0, 1), or null")
+        if not 0 <= lr_final_scale <= 1:
+            raise ValueError(f"module.lr_final_scale={lr_final_scale}: must be in [0, 1]")
+        self.lr_decay_start = lr_decay_start
+        self.lr_final_scale = lr_final_scale
         self.optimizer_g = optimizer_g
         self.optimizer_d = optimizer_d
         self.grad_clip_g = grad_clip_g
@@ -160,9 +183,17 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             and shares_vgg(style_generator, perceptual)
 
     # ------------------------------------------------------------------ setup
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
         g_params = [*self.generator.parameters(), *self.style_generator.parameters()]
-        return [self.optimizer_g(g_params), self.optimizer_d(self.discriminator.parameters())]
+        optimizers = [self.optimizer_g(g_params), self.optimizer_d(self.discriminator.parameters())]
+        if self.lr_decay_start is None:
+            return optimizers
+        max_steps = self.trainer.max_steps
+        if max_steps is None or max_steps <= 0:
+            raise ValueError("module.lr_decay_start needs a run of known length: set trainer.max_steps (or batches=N)")
+        scale = partial(lr_scale, total=max_steps // 2, decay_start=self.lr_decay_start,
+                        final_scale=self.lr_final_scale)  # 2 optimizer steps per batch
+        return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, scale) for opt in optimizers]
 
     def on_fit_start(self) -> None:
         if self.channels_last:
@@ -262,6 +293,9 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             if self.ema is not None:
                 self.ema.update(self.stylizer)
             opt_d.step()
+            if self.lr_decay_start is not None:
+                for scheduler in self.lr_schedulers():
+                    scheduler.step()
         opt_g.zero_grad(set_to_none=True)
         opt_d.zero_grad(set_to_none=True)
 

@@ -10,6 +10,7 @@ from adaptive_st.losses.feature_stats import channel_mean_cov
 from adaptive_st.losses.perceptual import gram_style_loss, meanstd_style_loss, style_stats
 from adaptive_st.models import FeatureStatsStyle, FeatureTransformGenerator, Stylizer
 from adaptive_st.models.feature_transform import LEVELS, colouring, matrix_power_sym, transform_features
+from adaptive_st.models.layers import image_range
 
 
 def correlated(b: int, c: int, hw: int, seed: int) -> torch.Tensor:
@@ -64,6 +65,24 @@ def test_generator_shapes_gradients_reach_the_decoder_only():
     with torch.no_grad():
         shown = Stylizer(g, s)(content, style)
     assert shown.min() >= 0 and shown.max() <= 1
+
+
+def test_training_output_is_the_clamped_image_with_gradients_only_back_into_range():
+    x = torch.tensor([-0.5, 0.5, 1.5])
+    assert torch.equal(image_range(x, training=True), torch.tensor([0.0, 0.5, 1.0]))
+    for sign, expected in ((1.0, [0.0, 1.0, 1.0]), (-1.0, [-1.0, -1.0, 0.0])):
+        # loss = sign·Σx: descent moves every x by −sign. sign=+1 lowers x: the pixel above 1 may come
+        # back, the one below 0 may not go further out; sign=−1 the other way round.
+        leaf = x.clone().requires_grad_(True)
+        (sign * image_range(leaf, training=True)).sum().backward()
+        assert leaf.grad.tolist() == expected
+    g = FeatureTransformGenerator(width=8, pretrained=False).train()
+    with torch.no_grad():
+        g.to_rgb.bias.fill_(3.0)  # every pixel far above 1
+    out = Stylizer(g, FeatureStatsStyle(g.modulation_dims, pretrained=False))(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+    assert out.max() <= 1  # the losses and D see the image inference returns
+    out.mean().backward()  # the loss asks for darker pixels: the gradient reaches the decoder
+    assert g.to_rgb.bias.grad.abs().sum() > 0
 
 
 def test_style_code_is_the_statistics_and_mixes_linearly():

@@ -1,0 +1,70 @@
+"""The cosine learning-rate tail: its factor on a known sequence, the rates a run trains with, and a run
+stopped by Ctrl+C and resumed continuing the same rates."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import lightning as L
+import pytest
+
+from adaptive_st.cli.train import build, resolve_ckpt_path, train
+from adaptive_st.training.module import lr_scale
+from tests.reliability.conftest import TINY
+
+DECAY = ("trainer.max_steps=16", "module.lr_decay_start=0.5", "module.lr_final_scale=0.1")  # 8 batches
+
+
+def test_lr_scale_is_flat_then_a_cosine_down_to_the_final_scale():
+    got = [lr_scale(b, total=10, decay_start=0.6, final_scale=0.1) for b in range(11)]
+    assert got[:7] == [1.0] * 7
+    assert got[8] == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the tail: half-way down
+    assert got[10] == pytest.approx(0.1)
+    assert all(a > b for a, b in itertools.pairwise(got[6:]))
+    assert lr_scale(3, total=10, decay_start=0.0, final_scale=0.0) == pytest.approx(0.5 * (1 + math.cos(0.3 * math.pi)))
+    assert lr_scale(12, total=10, decay_start=0.5, final_scale=0.2) == pytest.approx(0.2)  # past the end: stays
+
+
+class Rates(L.Callback):
+    """G's and D's learning rates after every batch (the rate the next batch trains with)."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        g, d = trainer.optimizers
+        self.rates += [g.param_groups[0]["lr"], d.param_groups[0]["lr"]]
+
+
+def fit(cfg) -> list[float]:
+    L.seed_everything(cfg.seed)
+    datamodule, module, trainer = build(cfg)
+    rates = Rates()
+    trainer.callbacks.append(rates)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir))
+    return rates.rates
+
+
+def test_run_trains_with_the_tail_and_a_resume_continues_it(compose_cfg):
+    cfg = compose_cfg(*TINY, *DECAY)
+    lr_g, lr_d = float(cfg.module.optimizer_g.lr), float(cfg.module.optimizer_d.lr)
+    full = fit(cfg)
+    expected = [lr * lr_scale(b + 1, 8, 0.5, 0.1) for b in range(8) for lr in (lr_g, lr_d)]
+    assert full == pytest.approx(expected)
+    assert full[6:8] == pytest.approx([lr_g, lr_d]) and full[-2:] == pytest.approx([0.1 * lr_g, 0.1 * lr_d])
+
+    stop_after_batch_3 = ("+callbacks.sigint._target_=tests.reliability.signals.SignalAtBatch", "+callbacks.sigint.batch=3")
+    with pytest.raises(SystemExit):
+        train(compose_cfg(*TINY, *DECAY, *stop_after_batch_3))
+    resumed = fit(compose_cfg(*TINY, *DECAY, "ckpt_path=last"))
+    assert resumed == pytest.approx(full[8:])  # batches 4..7
+
+
+def test_a_tail_needs_a_run_of_known_length_and_a_valid_fraction(compose_cfg):
+    with pytest.raises(ValueError, match=r"module\.lr_decay_start"):
+        build(compose_cfg(*TINY, "module.lr_decay_start=1.5"))
+    cfg = compose_cfg(*TINY, "trainer.max_steps=-1", "trainer.max_epochs=1", "module.lr_decay_start=0.5")
+    datamodule, module, trainer = build(cfg)
+    with pytest.raises(ValueError, match=r"trainer\.max_steps"):
+        trainer.fit(module, datamodule=datamodule)
