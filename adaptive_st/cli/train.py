@@ -54,13 +54,11 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = Fals
     return str(path)
 
 
-#: Optimizer steps Lightning counts per batch in manual optimization: one G step and one D step.
-STEPS_PER_BATCH = 2
-
-
 def apply_batches(cfg: DictConfig) -> None:
     """``batches=N`` (the count a person means) → ``trainer.max_steps = 2·N`` (Lightning's count of G and D
     optimizer steps); ``batches=null`` leaves ``trainer.max_steps`` as configured."""
+    from adaptive_st.training.module import STEPS_PER_BATCH
+
     batches = cfg.get("batches")
     if batches is None:
         return

@@ -258,6 +258,11 @@ def check_seed(cfg: DictConfig) -> Iterator[str]:
 
 
 def check_module_settings(cfg: DictConfig) -> Iterator[str]:
+    if OmegaConf.select(cfg, "module.lr_decay_start") is not None and cfg.get("batches") is None:
+        steps = OmegaConf.select(cfg, "trainer.max_steps")
+        if isinstance(steps, int) and steps <= 0:  # other types: check_value_types
+            yield ("module.lr_decay_start needs a run of known length: set batches=N (or trainer.max_steps), "
+                   "or module.lr_decay_start=null")
     n = OmegaConf.select(cfg, "module.max_consecutive_nonfinite")
     if isinstance(n, int) and n < 1:  # other types: check_value_types
         yield f"module.max_consecutive_nonfinite={n}: must be an integer >= 1"

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 #: GAN-standard Adam (β1=0.5) when a config does not say otherwise.
 DEFAULT_OPTIMIZER: OptimizerFactory = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.99))
+#: Optimizer steps Lightning counts per batch in manual optimization: one G step and one D step.
+STEPS_PER_BATCH = 2
 
 
 def lr_scale(batch: int, total: int, decay_start: float, final_scale: float) -> float:
@@ -191,8 +193,8 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         max_steps = self.trainer.max_steps
         if max_steps is None or max_steps <= 0:
             raise ValueError("module.lr_decay_start needs a run of known length: set trainer.max_steps (or batches=N)")
-        scale = partial(lr_scale, total=max_steps // 2, decay_start=self.lr_decay_start,
-                        final_scale=self.lr_final_scale)  # 2 optimizer steps per batch
+        scale = partial(lr_scale, total=max_steps // STEPS_PER_BATCH, decay_start=self.lr_decay_start,
+                        final_scale=self.lr_final_scale)
         return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, scale) for opt in optimizers]
 
     def on_fit_start(self) -> None:

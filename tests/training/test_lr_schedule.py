@@ -8,8 +8,10 @@ import math
 
 import lightning as L
 import pytest
+from hydra.utils import instantiate
 
 from adaptive_st.cli.train import build, resolve_ckpt_path, train
+from adaptive_st.cli.validation import ConfigError
 from adaptive_st.training.module import lr_scale
 from tests.reliability.conftest import TINY
 
@@ -65,6 +67,11 @@ def test_a_tail_needs_a_run_of_known_length_and_a_valid_fraction(compose_cfg):
     with pytest.raises(ValueError, match=r"module\.lr_decay_start"):
         build(compose_cfg(*TINY, "module.lr_decay_start=1.5"))
     cfg = compose_cfg(*TINY, "trainer.max_steps=-1", "trainer.max_epochs=1", "module.lr_decay_start=0.5")
-    datamodule, module, trainer = build(cfg)
+    with pytest.raises(ConfigError, match=r"module\.lr_decay_start needs a run of known length"):
+        build(cfg)  # the CLI says so before the run starts
+    build(compose_cfg(*TINY, "trainer.max_steps=-1", "batches=3", "module.lr_decay_start=0.5"))  # batches=N is a length
+    module = instantiate(cfg.module, run_config=None)  # a Python caller, past the CLI's checks
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
     with pytest.raises(ValueError, match=r"trainer\.max_steps"):
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=instantiate(cfg.data))
