@@ -41,6 +41,11 @@ class StyleTransferDataModule(L.LightningDataModule):
     with a rotated palette (:func:`~adaptive_st.data.datasets.augment_style`), so a *learned* style encoder
     meets more than the few dozen styles on disk. A style index then no longer names one image, so it
     excludes ``module.cache_style_targets``.
+
+    ``style_variants`` (with ``style_size``): the same augmentation, but drawn once: each painting has
+    ``style_variants - 1`` fixed augmented copies beside itself. The encoder meets that many times more
+    styles while every style image (``style_key``) stays the same, so its VGG targets still cache: the
+    variety of ``style_augment`` for one extra VGG pass per variant instead of one per step.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         persistent_workers: bool = False,
         style_size: int | None = None,
         style_augment: bool = False,
+        style_variants: int = 1,
         holdout_content: Sequence[str] = (),
         holdout_styles: Sequence[str] = (),
     ) -> None:
@@ -74,6 +80,10 @@ class StyleTransferDataModule(L.LightningDataModule):
                  f"must be >= data.crop_size={crop_size} (or null)")
         _require(not style_augment or style_size is not None, "data.style_augment", style_augment,
                  "needs data.style_size (whole style images to re-crop)")
+        _require(style_variants >= 1, "data.style_variants", style_variants, "must be >= 1")
+        _require(style_variants == 1 or (style_size is not None and not style_augment), "data.style_variants",
+                 style_variants, "needs data.style_size and data.style_augment=false (fixed variants of whole "
+                 "paintings)")
         _require(crop_size >= 1, "data.crop_size", crop_size, "must be >= 1")
         self.load_size = default_load_size(crop_size) if load_size is None else int(load_size)
         if crop_size > self.load_size:
@@ -106,6 +116,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.persistent_workers = persistent_workers and num_workers > 0
         self.style_size = style_size
         self.style_augment = style_augment
+        self.style_variants = style_variants
         self.holdout = (tuple(holdout_content), tuple(holdout_styles))
         self.style_train_paths: list[Path] = []
         self.style_val_paths: list[Path] = []
@@ -178,7 +189,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         }
         self.train_dataset = UnpairedStyleDataset(
             self.content_train_paths, self.style_train_paths, train=True, length=self.train_length,
-            style_augment=self.style_augment, **common
+            style_augment=self.style_augment, style_variants=self.style_variants, **common
         )
         self.val_dataset = UnpairedStyleDataset(
             self.content_val_paths, self.style_val_paths, train=False, length=self.num_val_pairs, **common

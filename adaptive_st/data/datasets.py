@@ -29,7 +29,7 @@ _CONTENT, _STYLE = 0, 1
 _KIND_NAMES = ("content", "style")
 _CONFIG_KEYS = ("data.content_dir", "data.style_dir")
 # Distinct RNG streams so that e.g. the style permutation and the crops never share random numbers.
-_STREAM_STYLE_PERM, _STREAM_AUGMENT = 1, 2
+_STREAM_STYLE_PERM, _STREAM_AUGMENT, _STREAM_VARIANT = 1, 2, 4
 
 
 def default_load_size(crop_size: int) -> int:
@@ -76,6 +76,7 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         cache: bool = True,
         style_size: int | None = None,
         style_augment: bool = False,
+        style_variants: int = 1,
     ) -> None:
         if not content_paths:
             raise DataConfigError("No content images given; check `data.content_dir`.")
@@ -103,8 +104,14 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
             raise ValueError(f"data.style_size={style_size} must be >= data.crop_size={crop_size} (or null)")
         if style_augment and style_size is None:
             raise ValueError("data.style_augment=true needs data.style_size (whole style images to re-crop)")
+        if style_variants < 1:
+            raise ValueError(f"data.style_variants must be >= 1, got {style_variants}")
+        if style_variants > 1 and (style_size is None or style_augment):
+            raise ValueError("data.style_variants > 1 needs data.style_size and data.style_augment=false "
+                             "(variants are fixed augmentations; style_augment draws new ones every time)")
         self.style_size = style_size
         self.style_augment = style_augment and train
+        self.style_variants = int(style_variants) if train else 1
 
         n_content = len(self.content_paths)
         # One shared-memory block: [epoch, bad flags of content files..., bad flags of style files...]. Shared
@@ -151,18 +158,25 @@ class UnpairedStyleDataset(Dataset[dict[str, Any]]):
         rng = (
             np.random.default_rng([_STREAM_AUGMENT, self.seed % 2**63, epoch, index]) if self.train else None
         )
+        variant = int(rng.integers(self.style_variants)) if rng is not None and self.style_variants > 1 else 0
         return {
             "content": self._crop(content, rng),
-            "style": self._style_item(style, rng),
+            "style": self._style_item(style, rng, style_index, variant),
             "content_index": content_index,
             "style_index": style_index,
+            # Names the exact style image (painting and variant): the key of the module's style-target cache.
+            "style_key": style_index * self.style_variants + variant,
         }
 
-    def _style_item(self, style: torch.Tensor, rng: np.random.Generator | None) -> torch.Tensor:
+    def _style_item(self, style: torch.Tensor, rng: np.random.Generator | None, style_index: int,
+                    variant: int) -> torch.Tensor:
         if self.style_size is None:
             return self._crop(style, rng)
         if self.style_augment and rng is not None:
             return augment_style(style, self.style_size, rng)
+        if variant:  # a fixed augmentation of this painting: same image every time, so its targets cache
+            fixed = np.random.default_rng([_STREAM_VARIANT, self.seed % 2**63, style_index, variant])
+            return augment_style(style, self.style_size, fixed)
         return self._crop(style, None, self.style_size)
 
     def preload(self, num_threads: int = 1) -> None:

@@ -44,7 +44,7 @@ class TrainingSteps:
 
     def _style_stats(self, batch: Mapping[str, Tensor], style: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
         """Per-layer (mean, covariance) of each style image: the style loss's targets (and S's code when
-        :attr:`reuse_loss_features` / :attr:`reuse_style_stats`), cached by ``style_index`` with ``cache_style_targets``."""
+        :attr:`reuse_loss_features` / :attr:`reuse_style_stats`), cached by ``style_key`` (else ``style_index``) with ``cache_style_targets``."""
         layers = self.perceptual.style_layers
         if self.reuse_loss_features or self.reuse_style_stats:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
@@ -52,7 +52,7 @@ class TrainingSteps:
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
         if not (self.cache_style_targets and "style_index" in batch):
             return style_stats(self.perceptual.features(style, layers), layers)
-        keys = [int(i) for i in batch["style_index"].tolist()]
+        keys = [int(i) for i in batch.get("style_key", batch["style_index"]).tolist()]
         missing = sorted({k for k in keys if k not in self._style_cache})
         if missing:
             rows = [keys.index(k) for k in missing]

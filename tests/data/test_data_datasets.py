@@ -171,6 +171,38 @@ def test_style_augment_changes_training_styles_only(make_folder: MakeFolder) -> 
         UnpairedStyleDataset(content, style, crop_size=32, style_augment=True)
 
 
+def test_style_variants_are_fixed_augmentations_named_by_style_key(make_folder: MakeFolder) -> None:
+    """Variants widen the style set, yet one ``style_key`` is always one image: cached targets stay valid."""
+    content = make_folder("content", 2, size=(60, 40))
+    style = make_folder("style", 3, size=(80, 50), seed=1)
+    plain = UnpairedStyleDataset(content, style, crop_size=32, train=True, style_size=40, length=48)
+    varied = UnpairedStyleDataset(content, style, crop_size=32, train=True, style_size=40, length=48,
+                                  style_variants=4)
+    by_key: dict[int, torch.Tensor] = {}
+    for epoch in range(3):
+        varied.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for i in range(len(varied)):
+            item, base = varied[i], plain[i]
+            key, index = int(item["style_key"]), int(item["style_index"])
+            assert key // 4 == index == base["style_index"] and base["style_key"] == index
+            assert item["style"].shape == (3, 40, 40) and float(item["style"].max()) <= 1
+            if key % 4 == 0:
+                assert torch.equal(item["style"], base["style"]), "variant 0 is the painting itself"
+            if key in by_key:
+                assert torch.equal(by_key[key], item["style"]), "one key, one image, in every epoch"
+            by_key[key] = item["style"]
+    assert len(by_key) >= 10, "all 12 (painting, variant) pairs are drawn, not just the 3 paintings"
+    distinct = {tuple(v.flatten()[::97].tolist()) for v in by_key.values()}
+    assert len(distinct) == len(by_key), "different keys are different images"
+    val = UnpairedStyleDataset(content, style, crop_size=32, train=False, style_size=40, style_variants=4)
+    assert all(int(val[i]["style_key"]) == int(val[i]["style_index"]) for i in range(len(val)))
+    for bad in ({"style_variants": 0, "style_size": 40}, {"style_variants": 2},
+                {"style_variants": 2, "style_size": 40, "style_augment": True}):
+        with pytest.raises(ValueError, match="style_variants"):
+            UnpairedStyleDataset(content, style, crop_size=32, **bad)
+
+
 def test_hue_rotation_keeps_greys_and_is_a_rotation() -> None:
     import numpy as np
 

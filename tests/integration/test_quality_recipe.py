@@ -59,6 +59,11 @@ def test_cached_style_targets_equal_fresh_ones(compose_cfg):
     for name in layers:
         for a, b, c in zip(first[name], cached[name], fresh[name]):
             assert torch.allclose(a, c, rtol=1e-5, atol=1e-6) and torch.equal(a, b)
+    # With data.style_variants the key is style_key: a painting's variant is a different image.
+    variant = {"style_index": torch.tensor([4]), "style_key": torch.tensor([4 * 8 + 3]), "style": style[1:2]}
+    module._style_stats(variant, style[1:2])
+    assert sorted(module._style_cache) == [4, 7, 35]
+    assert not torch.equal(module._style_cache[35][layers[0]][1], module._style_cache[4][layers[0]][1])
 
 
 @pytest.mark.slow
