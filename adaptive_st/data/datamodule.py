@@ -46,6 +46,9 @@ class StyleTransferDataModule(L.LightningDataModule):
     ``style_variants - 1`` fixed augmented copies beside itself. The encoder meets that many times more
     styles while every style image (``style_key``) stays the same, so its VGG targets still cache: the
     variety of ``style_augment`` for one extra VGG pass per variant instead of one per step.
+
+    ``paintings_as_content``: the training paintings (never the held-out ones) are content images too, so a
+    decoder that inverts stylised features learns on painting-like inputs, not on a handful of photos only.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         style_size: int | None = None,
         style_augment: bool = False,
         style_variants: int = 1,
+        paintings_as_content: bool = False,
         holdout_content: Sequence[str] = (),
         holdout_styles: Sequence[str] = (),
     ) -> None:
@@ -117,6 +121,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_size = style_size
         self.style_augment = style_augment
         self.style_variants = style_variants
+        self.paintings_as_content = paintings_as_content
         self.holdout = (tuple(holdout_content), tuple(holdout_styles))
         self.style_train_paths: list[Path] = []
         self.style_val_paths: list[Path] = []
@@ -176,6 +181,8 @@ class StyleTransferDataModule(L.LightningDataModule):
             )
         self.style_train_paths = [p for p in self.style_paths if p not in held_styles]
         self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
+        if self.paintings_as_content:
+            self.content_train_paths += [p for p in self.style_train_paths if p not in self.content_train_paths]
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:

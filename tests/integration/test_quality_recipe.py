@@ -31,6 +31,15 @@ def test_recipe_composes_with_held_out_images(compose_cfg):
     assert module.reuse_loss_features, "G and S share the loss VGG: the step must not run it twice"
 
 
+def test_paintings_as_content_adds_only_training_paintings(compose_cfg):
+    cfg = compose_cfg(*SMALL, "data.paintings_as_content=true", fast=False)
+    dm = instantiate(cfg.data)
+    content = {p.stem for p in dm.content_train_paths}
+    assert {p.stem for p in dm.style_train_paths} <= content
+    assert content.isdisjoint({*cfg.data.holdout_styles, *cfg.data.holdout_content})
+    assert {p.stem for p in dm.content_val_paths} == set(cfg.data.holdout_content), "validation stays photos"
+
+
 def test_recipe_trains_bf16_where_the_cpu_has_it(compose_cfg):
     """bf16-mixed (2.4× fp32 on AMX) is what fits 1,800 batches in 30 min; elsewhere it falls back to fp32."""
     from adaptive_st.cli.train import apply_cpu_precision
