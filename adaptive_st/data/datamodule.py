@@ -47,6 +47,10 @@ class StyleTransferDataModule(L.LightningDataModule):
     styles while every style image (``style_key``) stays the same, so its VGG targets still cache: the
     variety of ``style_augment`` for one extra VGG pass per variant instead of one per step.
 
+    ``extra_style_dirs``: more paintings for training only (never validated on, never held out), e.g. the
+    package-sourced set of :mod:`adaptive_st.data.paintings`: a decoder trained on a few dozen paintings
+    renders unseen ones worse than seen ones.
+
     ``paintings_as_content``: the training paintings (never the held-out ones) are content images too, so a
     decoder that inverts stylised features learns on painting-like inputs, not on a handful of photos only.
     """
@@ -72,12 +76,14 @@ class StyleTransferDataModule(L.LightningDataModule):
         style_augment: bool = False,
         style_variants: int = 1,
         paintings_as_content: bool = False,
+        extra_style_dirs: Sequence[str] = (),
         holdout_content: Sequence[str] = (),
         holdout_styles: Sequence[str] = (),
     ) -> None:
         super().__init__()
         # Plain lists: Hydra passes ListConfig, which a weights_only checkpoint load refuses.
         holdout_content, holdout_styles = list(holdout_content), list(holdout_styles)
+        extra_style_dirs = [str(d) for d in extra_style_dirs]
         # Kept for checkpoints, not logged: the run config (logged whole) already holds every value.
         self.save_hyperparameters(logger=False)
         _require(style_size is None or style_size >= crop_size, "data.style_size", style_size,
@@ -126,6 +132,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_train_paths: list[Path] = []
         self.style_val_paths: list[Path] = []
         self._requested = (content_dir, style_dir, sample_root)
+        self.extra_style_dirs = tuple(Path(d).expanduser() for d in extra_style_dirs)
 
         self.content_dir: Path
         self.style_dir: Path
@@ -180,6 +187,16 @@ class StyleTransferDataModule(L.LightningDataModule):
                 self.content_paths, self.content_dir, self.val_fraction
             )
         self.style_train_paths = [p for p in self.style_paths if p not in held_styles]
+        for folder in self.extra_style_dirs:
+            if not folder.is_dir():
+                raise DataConfigError(
+                    f"data.extra_style_dirs: {folder} does not exist; fetch those paintings first (the cpu_quality "
+                    "recipe's come from `make paintings`) or set data.extra_style_dirs=[]."
+                )
+            extra = list_images(folder, config_key="data.extra_style_dirs")
+            sizes = check_readable(extra, "data.extra_style_dirs", folder, draft_min_side=self.load_size)
+            _warn_if_all_upscaled(sizes, "data.extra_style_dirs", "data.style_size", self.style_size or self.crop_size)
+            self.style_train_paths += [p for p in extra if p not in self.style_train_paths]
         self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
         if self.paintings_as_content:
             self.content_train_paths += [p for p in self.style_train_paths if p not in self.content_train_paths]

@@ -63,6 +63,15 @@ def test_loader_options_are_honoured(shared_images: Path) -> None:
     assert dm.train_dataset is not None and dm.train_dataset.epoch == 3
 
 
+def test_extra_style_dirs_add_training_paintings_only(tmp_path: Path, shared_images: Path, make_folder) -> None:
+    extra = make_folder("extra", 3, size=(80, 70))
+    dm = _module(shared_images, extra_style_dirs=[str(tmp_path / "extra")], holdout_styles=["candy"])
+    assert len(dm.style_train_paths) == 22 + 3 and set(extra) <= set(dm.style_train_paths)
+    assert [p.stem for p in dm.style_val_paths] == ["candy"], "extra paintings are never validated on"
+    with pytest.raises(DataConfigError, match=r"data\.extra_style_dirs: .*missing.*make paintings"):
+        _module(shared_images, extra_style_dirs=[str(tmp_path / "missing")])
+
+
 def test_empty_content_folder_names_config_key(tmp_path: Path, shared_images: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
