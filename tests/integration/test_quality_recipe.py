@@ -15,10 +15,14 @@ from tests.cli.conftest import train_checkpoint
 #: The recipe at test size: 64² crops against 64² paintings, a few batches.
 SMALL = ("experiment=cpu_quality", "model=quality", "data.crop_size=64", "data.load_size=72", "data.style_size=64",
          "data.batch_size=2", "data.num_val_pairs=2", "trainer.enable_progress_bar=false",
-         "trainer.enable_model_summary=false", "module.val_metrics=null", "model.generator.width=16")
+         "trainer.enable_model_summary=false", "module.val_metrics=null", "model.generator.width=16",
+         "data.extra_style_dirs=[]")
 
 
 def test_recipe_composes_with_held_out_images(compose_cfg):
+    full = compose_cfg("experiment=cpu_quality", fast=False)
+    assert list(full.data.extra_style_dirs) == [f"{full.paths.data_dir}/paintings"], \
+        "the recipe trains on the `make paintings` set too"
     cfg = compose_cfg(*SMALL, fast=False)
     assert cfg.model.generator._target_.endswith("FeatureTransformGenerator")
     assert set(cfg.data.holdout_styles) and set(cfg.data.holdout_content)
