@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 train: install
 	$(PY) -m adaptive_st.train $(ARGS)
 
-# The CPU quality recipe (≤ 30 min on 2 cores, ../shared images) and its held-out quality table + contact sheet.
+# The CPU quality recipe (≤ 30 min on 2 cores; ../shared images + `make paintings`) and its held-out quality table +
+# contact sheet.
 QUALITY_DIR ?= outputs/quality
-quality: install
+quality: install paintings
 	$(PY) -m adaptive_st.train experiment=cpu_quality paths.output_dir=$(QUALITY_DIR) $(ARGS)
 	$(PY) experiments/quality.py $(QUALITY_DIR)/checkpoints/last.ckpt
 
