@@ -170,10 +170,19 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_dir = Path(style_dir).expanduser()
         self.content_paths = list_images(self.content_dir, config_key="data.content_dir")
         self.style_paths = list_images(self.style_dir, config_key="data.style_dir")
+        extra_styles: list[tuple[Path, list[Path]]] = []
+        for folder in self.extra_style_dirs:
+            if not folder.is_dir():  # list_images would say so too, without saying where they come from
+                raise DataConfigError(
+                    f"data.extra_style_dirs: {folder} does not exist; fetch those paintings first (the cpu_quality "
+                    "recipe's come from `make paintings`) or set data.extra_style_dirs=[]."
+                )
+            extra_styles.append((folder, list_images(folder, config_key="data.extra_style_dirs")))
+        style_scale = ("data.style_size", self.style_size) if self.style_size else ("data.crop_size", self.crop_size)
         for paths, folder, key, (size_key, size) in (
             (self.content_paths, self.content_dir, "data.content_dir", ("data.crop_size", self.crop_size)),
-            (self.style_paths, self.style_dir, "data.style_dir",
-             ("data.style_size", self.style_size) if self.style_size else ("data.crop_size", self.crop_size)),
+            (self.style_paths, self.style_dir, "data.style_dir", style_scale),
+            *((paths, folder, "data.extra_style_dirs", style_scale) for folder, paths in extra_styles),
         ):
             sizes = check_readable(paths, key, folder, draft_min_side=self.load_size)
             _warn_if_all_upscaled(sizes, key, size_key, size)
@@ -187,15 +196,7 @@ class StyleTransferDataModule(L.LightningDataModule):
                 self.content_paths, self.content_dir, self.val_fraction
             )
         self.style_train_paths = [p for p in self.style_paths if p not in held_styles]
-        for folder in self.extra_style_dirs:
-            if not folder.is_dir():
-                raise DataConfigError(
-                    f"data.extra_style_dirs: {folder} does not exist; fetch those paintings first (the cpu_quality "
-                    "recipe's come from `make paintings`) or set data.extra_style_dirs=[]."
-                )
-            extra = list_images(folder, config_key="data.extra_style_dirs")
-            sizes = check_readable(extra, "data.extra_style_dirs", folder, draft_min_side=self.load_size)
-            _warn_if_all_upscaled(sizes, "data.extra_style_dirs", "data.style_size", self.style_size or self.crop_size)
+        for _, extra in extra_styles:
             self.style_train_paths += [p for p in extra if p not in self.style_train_paths]
         self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
         if self.paintings_as_content:

@@ -249,6 +249,17 @@ def list_images(root: str | Path, config_key: str) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` through a temp file and a rename: a killed run never leaves a truncated image that a
+    later "already there" check would trust."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def resize_shorter_side(img: Image.Image, size: int) -> Image.Image:
     """Resize keeping the aspect ratio so the shorter side is exactly ``size`` (up- or downscaling)."""
     w, h = img.size

@@ -31,6 +31,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from adaptive_st.data.images import write_atomic
+
 MANIFEST = Path(__file__).with_name("paintings.tsv")
 MANIFEST_COLUMNS = ("file", "package", "version", "licence", "url", "sha256", "member", "recipe")
 #: The project never ships anything from these Debian packages; the manifest is refused if it names one.
@@ -123,7 +125,7 @@ def fetch_paintings(
         cached = archives / group[0].archive_name
         state = f"cached, {cached.stat().st_size / 1e6:.1f} MB" if cached.exists() else "downloading"
         log(f"[{n}/{len(by_url)}] {cached.name} ({state}): {len(group)} painting(s)")
-        archive, _ = ensure_archive(group[0], archives)
+        archive = ensure_archive(group[0], archives)
         members = read_members(archive, {p.member for p in group})
         for p in group:
             try:
@@ -133,11 +135,11 @@ def fetch_paintings(
                                  f"member/recipe does not match this archive") from exc
     dest.mkdir(parents=True, exist_ok=True)
     for p in paintings:
-        _write_atomic(dest / p.file, built[p.file][0])
+        write_atomic(dest / p.file, built[p.file][0])
     sources = ["# file\tpackage\tversion\tlicence\toriginal_path\toriginal_size\turl"]
     for p in paintings:
         sources.append(f"{p.file}\t{p.package}\t{p.version}\t{p.licence}\t{built[p.file][1]}\t{p.url}")
-    _write_atomic(dest / "SOURCES.txt", ("\n".join(sources) + "\n").encode("utf-8"))
+    write_atomic(dest / "SOURCES.txt", ("\n".join(sources) + "\n").encode("utf-8"))
     log(f"{dest}: wrote {len(paintings)} paintings and SOURCES.txt")
     return outputs
 
@@ -145,15 +147,15 @@ def fetch_paintings(
 # --- archives ----------------------------------------------------------------------------------------------
 
 
-def ensure_archive(p: Painting, archives: Path) -> tuple[Path, str]:
-    """``(path, "cached" | "downloaded")`` of the sha256-verified archive; downloads it at most once."""
+def ensure_archive(p: Painting, archives: Path) -> Path:
+    """The path of the sha256-verified archive; downloads it at most once."""
     path = archives / p.archive_name
     if path.exists():
         actual = _sha256_file(path)
         if actual != p.sha256:
             raise FetchError(f"sha256 mismatch for {path} (expected {p.sha256}, got {actual}): "
                              f"delete it to download {p.url} again, or replace it with the right file")
-        return path, "cached"
+        return path
     archives.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     digest = hashlib.sha256()
@@ -177,7 +179,7 @@ def ensure_archive(p: Painting, archives: Path) -> tuple[Path, str]:
         part.replace(path)
     finally:
         part.unlink(missing_ok=True)
-    return path, "downloaded"
+    return path
 
 
 def read_members(archive: Path, wanted: Iterable[str]) -> dict[str, bytes]:
@@ -273,15 +275,6 @@ def _sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- images ------------------------------------------------------------------------------------------------

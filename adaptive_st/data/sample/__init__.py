@@ -9,7 +9,6 @@ a multi-process job calling this concurrently all end up with identical, complet
 from __future__ import annotations
 
 import json
-import os
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from adaptive_st.data.images import write_atomic
 from adaptive_st.data.sample.scenes import SCENE_KINDS, paint_scene
 from adaptive_st.data.sample.textures import STYLE_KINDS, other_palette, paint_texture
 
@@ -61,7 +61,7 @@ def ensure_sample_dataset(
         _write_png(render_content(k, size, seed), path)
     for k, path in enumerate(style_files):
         _write_png(render_style(k, size, seed), path)
-    _write_atomic(root / MARKER_NAME, (json.dumps(params, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(root / MARKER_NAME, (json.dumps(params, indent=2, sort_keys=True) + "\n").encode())
     return content_dir, style_dir
 
 
@@ -103,10 +103,4 @@ def _remove_stale(folder: Path, prefix: str, keep: set[Path]) -> None:
 def _write_png(img: Image.Image, path: Path) -> None:
     buffer = BytesIO()
     img.save(buffer, format="PNG", compress_level=6)
-    _write_atomic(path, buffer.getvalue())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())
