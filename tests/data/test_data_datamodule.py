@@ -72,6 +72,16 @@ def test_extra_style_dirs_add_training_paintings_only(tmp_path: Path, shared_ima
         _module(shared_images, extra_style_dirs=[str(tmp_path / "missing")])
 
 
+def test_extra_content_dirs_add_training_photos_only(tmp_path: Path, shared_images: Path, make_folder) -> None:
+    extra = make_folder("photos", 4, size=(90, 70))
+    dm = _module(shared_images, extra_content_dirs=[str(tmp_path / "photos")], holdout_content=["cornell"])
+    assert len(dm.content_train_paths) == 10 + 4 and set(extra) <= set(dm.content_train_paths)
+    assert [p.stem for p in dm.content_val_paths] == ["cornell"], "extra photos are never validated on"
+    assert not set(extra) & set(dm.style_train_paths)
+    with pytest.raises(DataConfigError, match=r"data\.extra_content_dirs: .*missing.*make photos"):
+        _module(shared_images, extra_content_dirs=[str(tmp_path / "missing")])
+
+
 def test_empty_content_folder_names_config_key(tmp_path: Path, shared_images: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

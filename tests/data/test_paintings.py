@@ -17,6 +17,7 @@ from adaptive_st.data import paintings as P
 HEADER = "\t".join(P.MANIFEST_COLUMNS)
 BOARD = "/gcompris/src/activities/paintings/resource/board/board1_0.qml"
 BABY = "/gcompris/src/activities/babyshapes/resource/board/board7_0.qml"
+PHOTO = "/gcompris/src/activities/erase/resource/goat.png"
 
 
 def _png(size: tuple[int, int], color: tuple[int, ...], mode: str = "RGB") -> bytes:
@@ -86,7 +87,7 @@ def _rcc(files: dict[str, bytes], version: int = 3, compressed: tuple[str, ...] 
 
 
 def _jigsaw_rcc() -> bytes:
-    """A 100×50 board with a red and a blue 10×10 piece side by side."""
+    """A 100×50 board with a red and a blue 10×10 piece side by side, and a plain 60×30 yellow photo."""
     qml = (
         '{"pixmapfile" : "image/bg.svg", "width": 100, "height": 50},\n'
         '{"pixmapfile" : "image/p-1.png", "x" : "0.1", "y" : "0.2"},\n'
@@ -94,7 +95,8 @@ def _jigsaw_rcc() -> bytes:
     )
     res = "/gcompris/src/activities/paintings/resource"
     return _rcc({BOARD: qml.encode(), f"{res}/image/p-1.png": _png((10, 10), (255, 0, 0, 255), "RGBA"),
-                 f"{res}/image/p-2.png": _png((10, 10), (0, 0, 255, 255), "RGBA")}, compressed=(BOARD,))
+                 f"{res}/image/p-2.png": _png((10, 10), (0, 0, 255, 255), "RGBA"),
+                 PHOTO: _png((60, 30), (250, 220, 0))}, compressed=(BOARD,))
 
 
 def _sha(data: bytes) -> str:
@@ -124,6 +126,8 @@ def _manifest(path: Path, server: dict[str, tuple[str, str]], **override: str) -
         ["alias.jpg", "pic", "1:1.0-1", "GPL-2+", deb_url, deb_sha, "usr/share/pics/alias.png", "plain"],
         ["jig.jpg", "pic", "1:1.0-1", "GPL-2+", deb_url, deb_sha, "usr/share/gc/paintings.rcc",
          f"gcompris-jigsaw:{BOARD}"],
+        ["photo.jpg", "pic", "1:1.0-1", "GPL-2+", deb_url, deb_sha, "usr/share/gc/paintings.rcc",
+         f"gcompris-file:{PHOTO}"],
         ["art.jpg", "pkg", "1.0", "AGPL-3.0", sd_url, sd_sha, "pkg-1.0/art.png", "crop=0,0,100,50"],
     ]
     for row in rows:
@@ -137,24 +141,27 @@ def test_builds_every_recipe_and_rerun_is_a_noop(tmp_path, server, capsys) -> No
     manifest, dest = _manifest(tmp_path / "m.tsv", server), tmp_path / "out"
     assert P.main(["--manifest", str(manifest), "--dest", str(dest)]) == 0
     assert sorted((dest / ".archives").iterdir()) == sorted(dest / ".archives" / n for n in server)
-    sizes = {n: Image.open(dest / n).size for n in ("wide.jpg", "alias.jpg", "jig.jpg", "art.jpg")}
+    sizes = {n: Image.open(dest / n).size for n in ("wide.jpg", "alias.jpg", "jig.jpg", "art.jpg", "photo.jpg")}
     assert sizes == {"wide.jpg": (768, 512), "alias.jpg": (768, 512), "jig.jpg": (1024, 512),
-                     "art.jpg": (1024, 512)}
+                     "art.jpg": (1024, 512), "photo.jpg": (1024, 512)}
+    photo = Image.open(dest / "photo.jpg").convert("RGB").getpixel((500, 250))
+    assert max(abs(a - b) for a, b in zip(photo, (250, 220, 0))) < 8  # the rcc's plain file, decoded
     art = Image.open(dest / "art.jpg").convert("RGB")
     assert max(abs(a - b) for a, b in zip(art.getpixel((900, 400)), (200, 10, 30))) < 8  # cropped, not padded
     jig = Image.open(dest / "jig.jpg").convert("RGB")
     assert jig.getpixel((200, 256))[0] > 200 and jig.getpixel((800, 256))[2] > 200  # red left, blue right
     sources = (dest / "SOURCES.txt").read_text().splitlines()
-    assert len(sources) == 5 and "licence" in sources[0]
-    assert "\tAGPL-3.0\tpkg-1.0/art.png (cropped 0,0,100,50)\t200x100\t" in sources[4]
+    assert len(sources) == 6 and "licence" in sources[0]
+    assert "\tAGPL-3.0\tpkg-1.0/art.png (cropped 0,0,100,50)\t200x100\t" in sources[5]
+    assert f"usr/share/gc/paintings.rcc:{PHOTO}\t60x30\t" in sources[4]
     out = capsys.readouterr().out
-    assert "[1/2] pic_1.0-1_all.deb (downloading): 3 painting(s)" in out
+    assert "[1/2] pic_1.0-1_all.deb (downloading): 4 image(s)" in out
 
     for f in server.values():
         Path(f[0].removeprefix("file://")).unlink()  # offline now: must not need the server again
     stamp = (dest / "wide.jpg").stat().st_mtime_ns
     assert P.main(["--manifest", str(manifest), "--dest", str(dest)]) == 0
-    assert capsys.readouterr().out.strip() == f"{dest}: all 4 paintings already present, nothing to do"
+    assert capsys.readouterr().out.strip() == f"{dest}: all 5 images already present, nothing to do"
     assert (dest / "wide.jpg").stat().st_mtime_ns == stamp
     (dest / "wide.jpg").unlink()  # one missing: rebuilt from the cached archives
     assert P.main(["--manifest", str(manifest), "--dest", str(dest)]) == 0
@@ -170,7 +177,7 @@ def test_archives_dir_is_used_without_network(tmp_path, server) -> None:
     text = manifest.read_text().replace("file://", "http://127.0.0.1:9")  # unreachable if ever tried
     manifest.write_text(text)
     P.fetch_paintings(tmp_path / "out", manifest=manifest, archives=archives, log=lambda _: None)
-    assert len(list((tmp_path / "out").glob("*.jpg"))) == 4
+    assert len(list((tmp_path / "out").glob("*.jpg"))) == 5
 
 
 def test_sha256_mismatch_names_the_archive_and_writes_nothing(tmp_path, server, capsys) -> None:
@@ -220,9 +227,10 @@ def test_gcompris_assembly() -> None:
     assert baby.size == (40, 20) and baby.getpixel((20, 10)) == (255, 0, 0) and baby.getpixel((2, 2)) == (0, 255, 0)
 
 
-def test_committed_manifest() -> None:
-    paintings = P.read_manifest()  # validates header, sha256, recipes, duplicates and excluded packages
-    assert len(paintings) == 99 == len({p.file for p in paintings})
+@pytest.mark.parametrize(("name", "count"), [("paintings", 99), ("photos", 117)])
+def test_committed_manifest(name: str, count: int) -> None:
+    paintings = P.read_manifest(P.MANIFESTS[name])  # validates header, sha256, recipes, duplicates, exclusions
+    assert len(paintings) == count == len({p.file for p in paintings})
     assert all(len(p.sha256) == 64 and int(p.sha256, 16) >= 0 for p in paintings)
     assert not [p for p in paintings if "mate-backgrounds" in p.package + p.url or "gnome-backgrounds" in
                 p.package + p.url]
@@ -237,3 +245,20 @@ def test_manifest_refuses_excluded_packages(tmp_path) -> None:
     (tmp_path / "m.tsv").write_text(HEADER + "\n" + "\t".join(row) + "\n")
     with pytest.raises(P.FetchError, match="excluded package"):
         P.read_manifest(tmp_path / "m.tsv")
+
+
+def test_photos_reuse_the_paintings_archives_and_avoid_the_held_out_subjects() -> None:
+    """`make photos` downloads nothing `make paintings` has not; no photo shows a held-out photo's subject."""
+    paintings, photos = (P.read_manifest(P.MANIFESTS[n]) for n in ("paintings", "photos"))
+    assert {(p.url, p.sha256) for p in photos} <= {(p.url, p.sha256) for p in paintings}
+    assert not {p.file for p in photos} & {p.file for p in paintings}
+    # conf/experiment/cpu_quality.yaml's holdout_content; Brandenburg Gate and the Golden Temple are other subjects
+    held_out = ("goldengate", "golden_gate", "cornell", "sailboat")
+    assert not [p.file for p in photos if any(h in p.file.lower().replace("-", "_") for h in held_out)]
+
+
+def test_set_option_picks_the_packaged_manifest_and_default_dest(tmp_path, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(P, "fetch_paintings", lambda dest, manifest, archives: calls.append((dest, manifest)))
+    assert P.main(["--set", "photos"]) == 0 and calls[-1] == (Path("data/photos"), P.MANIFESTS["photos"])
+    assert P.main([]) == 0 and calls[-1] == (Path("data/paintings"), P.MANIFEST)
