@@ -161,6 +161,20 @@ def _stack(h: Tensor, convs: nn.ModuleList) -> Tensor:
     return h
 
 
+class _Residual(nn.Module):
+    """relu(h + conv(relu(conv(h)))), starting as the identity (second conv zero): blocks added at the
+    coarse level widen the decoder's receptive field without disturbing what it starts from."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = _conv(channels, channels), _conv(channels, channels)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.relu(h + self.conv2(F.relu(self.conv1(h))))
+
+
 class FeatureTransformGenerator(nn.Module):
     """G: frozen VGG encoder → per-level feature transform → learned coarse-to-fine decoder.
 
@@ -173,11 +187,14 @@ class FeatureTransformGenerator(nn.Module):
         width: decoder channels at full resolution (×2 at 1/2 resolution).
         depth: 3×3 convs per resolution after each fusion (1 = the smallest decoder); more depth gives
             the decoder room to paint texture, at CPU cost.
+        coarse_blocks: residual blocks at 1/4 resolution (relu3_1) before the first upsampling. Each
+            widens the receptive field by 16 pixels (long strokes) for 1/16 of a full-resolution
+            conv's cost.
         pretrained: load the VGG weights (training); ``False`` builds the architecture for checkpoints.
     """
 
-    def __init__(self, transform: str = "wct", width: int = 64, depth: int = 1, pretrained: bool = True,
-                 vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
+    def __init__(self, transform: str = "wct", width: int = 64, depth: int = 1, coarse_blocks: int = 0,
+                 pretrained: bool = True, vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
         super().__init__()
         if transform not in TRANSFORMS:
             raise ValueError(f"model.generator.transform={transform!r}: expected one of {TRANSFORMS}")
@@ -185,6 +202,8 @@ class FeatureTransformGenerator(nn.Module):
             raise ValueError(f"model.generator.width={width} must be >= 8")
         if depth < 1:
             raise ValueError(f"model.generator.depth={depth} must be >= 1")
+        if coarse_blocks < 0:
+            raise ValueError(f"model.generator.coarse_blocks={coarse_blocks} must be >= 0")
         self.transform = transform
         self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
         c1, c2, c3 = (LAYER_CHANNELS[k] for k in LEVELS)
@@ -197,6 +216,7 @@ class FeatureTransformGenerator(nn.Module):
         self.extra3 = nn.ModuleList(_conv(2 * width, 2 * width) for _ in range(depth - 1))
         self.extra2 = nn.ModuleList(_conv(2 * width, 2 * width) for _ in range(depth - 1))
         self.extra1 = nn.ModuleList(_conv(width, width) for _ in range(depth - 1))
+        self.coarse = nn.Sequential(*(_Residual(2 * width) for _ in range(coarse_blocks)))  # empty: old keys
 
     @property
     def modulation_dims(self) -> list[int]:
@@ -213,7 +233,7 @@ class FeatureTransformGenerator(nn.Module):
                 for k, (mean, colour) in zip(LEVELS, params, strict=True)}
 
     def decode(self, t: Mapping[str, Tensor]) -> Tensor:
-        h = _stack(F.relu(self.dec3(t["relu3_1"])), self.extra3)
+        h = self.coarse(_stack(F.relu(self.dec3(t["relu3_1"])), self.extra3))
         h = F.interpolate(h, size=t["relu2_1"].shape[-2:], mode="nearest")
         h = _stack(F.relu(self.dec2a(torch.cat([h, t["relu2_1"].to(h.dtype)], 1))), self.extra2)
         h = F.relu(self.dec2b(h))

@@ -138,3 +138,29 @@ def test_big_batches_are_split_under_the_32_bit_index_limit(monkeypatch):
     chunked = g(x, params, alpha=torch.linspace(0.2, 1.0, 5))
     assert calls == [2, 2, 1]
     torch.testing.assert_close(chunked, whole, atol=2e-4, rtol=1e-4)  # batched vs per-chunk eigh
+
+
+def test_coarse_blocks_start_as_the_plain_decoder_and_widen_its_receptive_field():
+    torch.manual_seed(0)
+    plain = FeatureTransformGenerator(width=8, depth=2, pretrained=False).eval()
+    deep = FeatureTransformGenerator(width=8, depth=2, coarse_blocks=2, pretrained=False).eval()
+    missing = deep.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("coarse.") for k in missing)  # old checkpoints keep their keys
+    s = FeatureStatsStyle(plain.modulation_dims, pretrained=False)
+    x, params = torch.rand(1, 3, 64, 64), s(torch.rand(1, 3, 32, 32))
+    torch.testing.assert_close(deep(x, params), plain(x, params))  # identity at initialisation
+    deep.train()
+    deep(x, params).mean().backward()
+    assert deep.coarse[0].conv2.weight.grad.abs().sum() > 0
+    with torch.no_grad():  # a trained block: one coarse pixel now reaches farther in the output
+        for block in deep.coarse:
+            block.conv2.weight.normal_(0, 0.1)
+        for g in (plain, deep):
+            g.to_rgb.bias.fill_(0.5)  # mid-grey: no pixel saturates, so every change shows
+    t = {k: torch.rand(1, c, 64 // 2**i, 64 // 2**i) for i, (k, c) in enumerate(zip(LEVELS, (64, 128, 256)))}
+    poked = {**t, "relu3_1": t["relu3_1"].clone()}
+    poked["relu3_1"][..., 8, 8] += 10.0
+    reach = [(g.eval().decode(poked) - g.decode(t)).abs().sum(1)[0].gt(1e-6).sum() for g in (plain, deep)]
+    assert reach[1] > reach[0]
+    with pytest.raises(ValueError, match="coarse_blocks"):
+        FeatureTransformGenerator(coarse_blocks=-1, pretrained=False)
