@@ -37,10 +37,10 @@ micro: install
 # The 99 extra training paintings (GCompris, Wesnoth, FreeCol, Plasma, artificial-artwork) and 117 photos (GCompris
 # monuments and animals, Plasma wallpapers), rebuilt from the pinned Debian/PyPI archives of
 # adaptive_st/data/{paintings,photos}.tsv: 491 MB downloaded once into data/.archives (photos reuse them).
-paintings: install
-	$(PY) -m adaptive_st.data.paintings --set paintings --archives data/.archives
-photos: install
-	$(PY) -m adaptive_st.data.paintings --set photos --archives data/.archives
+# (A cache left at the old place, data/paintings/.archives, is moved rather than downloaded again.)
+paintings photos: install
+	@if [ -d data/paintings/.archives ] && [ ! -e data/.archives ]; then mv data/paintings/.archives data/.archives; fi
+	$(PY) -m adaptive_st.data.paintings --set $@ --archives data/.archives
 
 # Headless Chromium + chromedriver from Debian, for the browser test of `adaptive-st judge` (and its screenshots).
 # Installed only when missing; without root (or apt-get) it says so and the test skips with that reason.

@@ -198,14 +198,12 @@ class StyleTransferDataModule(L.LightningDataModule):
             self.content_train_paths, self.content_val_paths = split_by_path_hash(
                 self.content_paths, self.content_dir, self.val_fraction
             )
-        self.style_train_paths = [p for p in self.style_paths if p not in held_styles]
-        for _, extra in extra_styles:
-            self.style_train_paths += [p for p in extra if p not in self.style_train_paths]
+        self.style_train_paths = _union(
+            [p for p in self.style_paths if p not in held_styles], *(extra for _, extra in extra_styles))
         self.style_val_paths = [p for p in self.style_paths if p in held_styles] or list(self.style_paths)
-        for _, extra in extra_contents:
-            self.content_train_paths += [p for p in extra if p not in self.content_train_paths]
-        if self.paintings_as_content:
-            self.content_train_paths += [p for p in self.style_train_paths if p not in self.content_train_paths]
+        self.content_train_paths = _union(
+            self.content_train_paths, *(extra for _, extra in extra_contents),
+            self.style_train_paths if self.paintings_as_content else [])
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
@@ -303,6 +301,11 @@ def _warn_if_all_upscaled(sizes: dict[Path, tuple[int, int]], folder_key: str, s
 def _require(ok: bool, key: str, value: object, rule: str) -> None:
     if not ok:
         raise ValueError(f"{key}={value!r} {rule}.")
+
+
+def _union(*lists: Sequence[Path]) -> list[Path]:
+    """The paths of ``lists`` in order, each once (an image in two training folders is not drawn twice)."""
+    return list(dict.fromkeys(p for paths in lists for p in paths))
 
 
 def _list_extra(folders: Sequence[Path], key: str, what: str, make: str) -> list[tuple[Path, list[Path]]]:
