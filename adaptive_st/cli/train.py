@@ -17,6 +17,7 @@ import math
 import re
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 # `adaptive-st train --help` (Hydra's help, composed from conf/) answers without them.
 log = logging.getLogger(__name__)
 register_resolvers()
+#: When this process started (close enough: the first import of the CLI): ``minutes=M`` counts from here.
+STARTED_AT = time.time()
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str, quiet: bool = False) -> str | None:
@@ -114,6 +117,10 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     with _config_errors("logger"):
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    if cfg.get("minutes") is not None:
+        from adaptive_st.training.callbacks import TimeBudget
+
+        callbacks.append(TimeBudget(cfg.minutes, started_at=STARTED_AT))
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(progress_bar())  # counts batches, not G+D optimizer steps
     with _config_errors("trainer"):

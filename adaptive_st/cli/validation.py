@@ -248,6 +248,9 @@ def check_batches(cfg: DictConfig) -> Iterator[str]:
     batches = cfg.get("batches")
     if batches is not None and (not isinstance(batches, int) or isinstance(batches, bool) or batches < 1):
         yield f"batches={batches!r}: expected an integer >= 1 (or null to train trainer.max_steps optimizer steps)"
+    minutes = cfg.get("minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0):
+        yield f"minutes={minutes!r}: expected a number of minutes > 0 (or null for no time budget)"
 
 
 def check_seed(cfg: DictConfig) -> Iterator[str]:
@@ -258,11 +261,12 @@ def check_seed(cfg: DictConfig) -> Iterator[str]:
 
 
 def check_module_settings(cfg: DictConfig) -> Iterator[str]:
-    if OmegaConf.select(cfg, "module.lr_decay_start") is not None and cfg.get("batches") is None:
+    if (OmegaConf.select(cfg, "module.lr_decay_start") is not None and cfg.get("batches") is None
+            and cfg.get("minutes") is None):
         steps = OmegaConf.select(cfg, "trainer.max_steps")
         if isinstance(steps, int) and steps <= 0:  # other types: check_value_types
             yield ("module.lr_decay_start needs a run of known length: set batches=N (or trainer.max_steps), "
-                   "or module.lr_decay_start=null")
+                   "a time budget minutes=M, or module.lr_decay_start=null")
     n = OmegaConf.select(cfg, "module.max_consecutive_nonfinite")
     if isinstance(n, int) and n < 1:  # other types: check_value_types
         yield f"module.max_consecutive_nonfinite={n}: must be an integer >= 1"

@@ -59,8 +59,10 @@ def _as_stats(style: Features | StyleStats, layers: Sequence[str]) -> StyleStats
     return style if isinstance(first, tuple) else style_stats(style, layers)  # type: ignore[arg-type]
 
 
-def gram_style_loss(feats_out: Features, style: Features | StyleStats, layers: Sequence[str]) -> Tensor:
-    """Per-sample MSE between Gram matrices (normalised by C·H·W), averaged over ``layers``.
+def gram_style_loss(feats_out: Features, style: Features | StyleStats, layers: Sequence[str],
+                    weights: Sequence[float] | None = None) -> Tensor:
+    """Per-sample MSE between Gram matrices (normalised by C·H·W), averaged over ``layers`` (or summed with
+    ``weights``, one per layer).
 
     ``style`` is the style's features or their :func:`style_stats`; Gram = (cov + mean·meanᵀ) / C.
     """
@@ -70,7 +72,7 @@ def gram_style_loss(feats_out: Features, style: Features | StyleStats, layers: S
         mean, cov = stats[k]
         target = (cov + mean[:, :, None] * mean[:, None, :]) / mean.shape[1]
         terms.append(_per_sample_mse(gram_matrix(feats_out[k]), target))
-    return _mean_over_layers(terms)
+    return _mean_over_layers(terms, weights)
 
 
 def meanstd_style_loss(feats_out: Features, style: Features | StyleStats, layers: Sequence[str]) -> Tensor:
@@ -120,6 +122,7 @@ class PerceptualLoss(nn.Module):
         style_kind: str = "meanstd",
         content_weight_per_layer: Sequence[float] | Mapping[str, float] | None = None,
         gram_weight: float = 0.0,
+        gram_weight_per_layer: Sequence[float] | Mapping[str, float] | None = None,
         content_target: str = "content",
     ) -> None:
         super().__init__()
@@ -135,7 +138,8 @@ class PerceptualLoss(nn.Module):
         self.style_layers = _subset(style_layers, vgg, "loss.perceptual.style_layers")
         self.layers = tuple(sorted({*self.content_layers, *self.style_layers}, key=LAYER_NAMES.index))
         self.style_kind = style_kind
-        self.content_weights = _layer_weights(content_weight_per_layer, self.content_layers)
+        self.content_weights = _layer_weights(content_weight_per_layer, self.content_layers, "content_weight_per_layer")
+        self.gram_weights = _layer_weights(gram_weight_per_layer, self.style_layers, "gram_weight_per_layer")
         self.vgg = vgg
 
     @torch.no_grad()
@@ -176,7 +180,7 @@ class PerceptualLoss(nn.Module):
             return STYLE_LOSSES[self.style_kind](out_feats, style, self.style_layers)
         stats = _as_stats(style, self.style_layers)
         meanstd = meanstd_style_loss(out_feats, stats, self.style_layers)
-        return meanstd + self.gram_weight * gram_style_loss(out_feats, stats, self.style_layers)
+        return meanstd + self.gram_weight * gram_style_loss(out_feats, stats, self.style_layers, self.gram_weights)
 
 
 def _subset(layers: Sequence[str], vgg: VGGFeatures, key: str) -> tuple[str, ...]:
@@ -190,16 +194,16 @@ def _subset(layers: Sequence[str], vgg: VGGFeatures, key: str) -> tuple[str, ...
 
 
 def _layer_weights(
-    weights: Sequence[float] | Mapping[str, float] | None, layers: tuple[str, ...]
+    weights: Sequence[float] | Mapping[str, float] | None, layers: tuple[str, ...], key: str
 ) -> tuple[float, ...] | None:
     if weights is None:
         return None
     if isinstance(weights, Mapping):
         if set(weights) != set(layers):
-            raise ValueError(f"content_weight_per_layer keys {sorted(weights)} must equal {list(layers)}")
+            raise ValueError(f"loss.perceptual.{key} keys {sorted(weights)} must equal {list(layers)}")
         return tuple(float(weights[k]) for k in layers)
     if len(weights) != len(layers):
-        raise ValueError(f"content_weight_per_layer has {len(weights)} values for {len(layers)} layers")
+        raise ValueError(f"loss.perceptual.{key} has {len(weights)} values for {len(layers)} layers")
     return tuple(float(w) for w in weights)
 
 

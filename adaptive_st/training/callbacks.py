@@ -5,6 +5,8 @@
 - :class:`BadFilesCallback`: logs ``train/bad_files`` and summarises the skipped files at the end.
 - :class:`InterruptCheckpoint`: a checkpoint whenever a run stops early (SIGTERM, Ctrl+C, non-finite
   losses, crashes) or ends between two periodic checkpoints (see its section below).
+- :class:`TimeBudget`: stops a run when its wall-clock budget (``minutes=M``) is spent, and fits the
+  learning-rate decay into the batches that budget allows on this machine.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -251,3 +254,107 @@ class InterruptCheckpoint(L.Callback):
 def _train_step(trainer: L.Trainer) -> int | str:
     step = getattr(trainer.lightning_module, "train_step", None)
     return "?" if step is None else int(step)
+
+
+# --------------------------------------------------------------------------- wall-clock budget
+class TimeBudget(L.Callback):
+    """Train for ``minutes`` of wall time (counted from ``started_at``, the process start), however fast the machine.
+
+    Why: a recipe promised in minutes ("30 minutes on 2 cores") with a fixed batch count either overruns on a
+    slow CPU or leaves time unused on a fast one. Until the learning-rate decay starts the rate is constant,
+    so the horizon only has to be known then: from ``warmup_batches`` on, the batches the remaining budget
+    allows are estimated from the measured rate (validations included), and when the run reaches
+    ``lr_decay_start`` of that estimate the horizon is fixed (:attr:`StyleTransferModule.lr_horizon`) and the
+    run stops there. The budget stays a hard limit: whatever the estimate, training stops when it is spent.
+    ``trainer.max_steps`` (``batches=N``) remains an upper bound. Resuming continues the same budget: the
+    time already spent and the fixed horizon are checkpointed.
+
+    Under DDP the estimate and the stop are rank 0's, broadcast every ``check_every`` batches, so all
+    ranks stop at the same batch with the same schedule.
+    """
+
+    def __init__(self, minutes: float, started_at: float | None = None, warmup_batches: int = 20,
+                 check_every: int = 10, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+            raise ValueError(f"minutes={minutes!r}: expected a number of minutes > 0 (or null for no time budget)")
+        if warmup_batches < 1 or check_every < 1:
+            raise ValueError("TimeBudget: warmup_batches and check_every must be >= 1")
+        self.budget_s = 60.0 * float(minutes)
+        self.clock = clock
+        self.started_at = clock() if started_at is None else started_at
+        self.warmup_batches = warmup_batches
+        self.check_every = check_every
+        #: Batches the run will train, once fixed (None: still estimating).
+        self.horizon: int | None = None
+        self._spent_before = 0.0  # seconds spent by the run before a resume
+        self._warm: tuple[int, float] | None = None  # (batches, time) when the rate measurement began
+        self._first_batch: int | None = None
+
+    @property
+    def state_key(self) -> str:
+        return "TimeBudget"
+
+    def elapsed(self) -> float:
+        """Seconds of the budget spent so far (before a resume included)."""
+        return self._spent_before + self.clock() - self.started_at
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"spent_s": self.elapsed(), "horizon": self.horizon, "budget_s": self.budget_s}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._spent_before = float(state_dict.get("spent_s", 0.0))
+        self.horizon = state_dict.get("horizon")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.horizon is not None:
+            pl_module.lr_horizon = self.horizon  # type: ignore[assignment]
+        if trainer.is_global_zero:
+            spent = self.elapsed()
+            log.info("time budget: %.1f of %.1f minutes left for training%s", (self.budget_s - spent) / 60,
+                     self.budget_s / 60, f" ({self.horizon} batches, fixed before a resume)" if self.horizon else "")
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        if trainer.sanity_checking:
+            return
+        done = int(getattr(pl_module, "_host_step", None) or pl_module.train_step)  # batches trained
+        if self._first_batch is None:
+            self._first_batch = done - 1
+        if self.horizon is not None and done >= self.horizon:
+            trainer.should_stop = True
+            return
+        ran = done - self._first_batch
+        if ran == self.warmup_batches:
+            self._warm = (done, self.clock())
+        if ran % self.check_every:
+            return
+        now = self.elapsed()
+        stop = now >= self.budget_s
+        if self.horizon is None and self._warm is not None and done > self._warm[0]:
+            self._maybe_fix_horizon(trainer, pl_module, done, now)
+        if trainer.world_size > 1:
+            stop = bool(trainer.strategy.broadcast(stop, src=0))
+        if stop:
+            if trainer.is_global_zero:
+                log.info("time budget of %.1f minutes spent after %d batches: stopping", self.budget_s / 60, done)
+            trainer.should_stop = True
+
+    def _maybe_fix_horizon(self, trainer: L.Trainer, pl_module: L.LightningModule, done: int, now: float) -> None:
+        assert self._warm is not None
+        rate = (done - self._warm[0]) / max(1e-6, self.clock() - self._warm[1])
+        estimate = done + int(rate * max(0.0, self.budget_s - now))
+        if trainer.world_size > 1:
+            estimate = int(trainer.strategy.broadcast(estimate, src=0))
+        if trainer.max_steps is not None and trainer.max_steps > 0:
+            from adaptive_st.training.module import STEPS_PER_BATCH
+
+            estimate = min(estimate, trainer.max_steps // STEPS_PER_BATCH)
+        decay_start = getattr(pl_module, "lr_decay_start", None)
+        if decay_start is None or done < decay_start * estimate:
+            return
+        self.horizon = max(done, estimate)
+        pl_module.lr_horizon = self.horizon  # type: ignore[assignment]
+        if trainer.is_global_zero:
+            log.info("time budget: %d batches fit in %.1f minutes at the measured %.2f batches/s; the learning "
+                     "rate decays from here to batch %d", self.horizon, self.budget_s / 60, rate, self.horizon)

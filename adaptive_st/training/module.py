@@ -95,7 +95,9 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             graphs do not support the double backward R1 needs.
         lr_decay_start / lr_final_scale: from this fraction of the run's batches on, G's and D's learning
             rates follow a cosine down to ``lr_final_scale`` × their initial value (None = constant). Needs
-            a known length (``trainer.max_steps``); the schedulers are checkpointed, so resuming continues it.
+            a known length: ``trainer.max_steps``, or the batches a time budget allows
+            (:class:`~adaptive_st.training.callbacks.TimeBudget` sets :attr:`lr_horizon` when the decay
+            starts); the schedulers are checkpointed, so resuming continues it.
         run_config: the resolved run config, stored in checkpoints so CLIs can rebuild the model.
         cache_style_targets: keep each style image's VGG statistics by ``style_index`` instead of
             recomputing them every step. Valid only when a style index always yields the same image, i.e.
@@ -148,6 +150,8 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
             raise ValueError(f"module.lr_final_scale={lr_final_scale}: must be in [0, 1]")
         self.lr_decay_start = lr_decay_start
         self.lr_final_scale = lr_final_scale
+        #: Batches the learning-rate schedule spans (None: not known yet, the rate stays at its initial value).
+        self.lr_horizon: int | None = None
         self.optimizer_g = optimizer_g
         self.optimizer_d = optimizer_d
         self.grad_clip_g = grad_clip_g
@@ -191,11 +195,23 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         if self.lr_decay_start is None:
             return optimizers
         max_steps = self.trainer.max_steps
-        if max_steps is None or max_steps <= 0:
-            raise ValueError("module.lr_decay_start needs a run of known length: set trainer.max_steps (or batches=N)")
-        scale = partial(lr_scale, total=max_steps // STEPS_PER_BATCH, decay_start=self.lr_decay_start,
-                        final_scale=self.lr_final_scale)
+        if max_steps is not None and max_steps > 0 and self.lr_horizon is None:
+            self.lr_horizon = max_steps // STEPS_PER_BATCH
+        if self.lr_horizon is None and not self._has_time_budget():
+            raise ValueError("module.lr_decay_start needs a run of known length: set trainer.max_steps (or batches=N, "
+                             "or minutes=M)")
+
+        def scale(batch: int) -> float:  # reads the horizon when called: a time budget fixes it mid-run
+            if self.lr_horizon is None:
+                return 1.0
+            return lr_scale(batch, self.lr_horizon, self.lr_decay_start, self.lr_final_scale)
+
         return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, scale) for opt in optimizers]
+
+    def _has_time_budget(self) -> bool:
+        from adaptive_st.training.callbacks import TimeBudget
+
+        return any(isinstance(cb, TimeBudget) for cb in self.trainer.callbacks)  # type: ignore[attr-defined]
 
     def on_fit_start(self) -> None:
         if self.channels_last:

@@ -152,3 +152,22 @@ def test_style_distance_and_validation(vgg, images) -> None:
         PerceptualLoss(VGGFeatures.random(["relu1_1"]), ["relu3_1"], ["relu1_1"])
     with pytest.raises(ValueError, match="content_weight_per_layer"):
         PerceptualLoss(vgg, ["relu3_1"], LAYERS, content_weight_per_layer=[1.0, 2.0])
+
+
+def test_gram_weight_per_layer_reweights_only_the_training_gram_term(vgg, images) -> None:
+    """The per-layer Gram weights sum weighted layer terms (relu1_1's Gram is ~10× the deeper layers', so
+    equal averaging leaves them little say); the reported style distance keeps the plain mean."""
+    starry, chicago = vgg(images["starry"], LAYERS), vgg(images["chicago"], LAYERS)
+    per_layer = [gram_style_loss(chicago, starry, [k]) for k in LAYERS]
+    weights = {"relu1_1": 0.5, "relu2_1": 1.0, "relu3_1": 2.0}
+    loss = PerceptualLoss(vgg, ["relu3_1"], LAYERS, style_kind="meanstd+gram", gram_weight=10.0,
+                          gram_weight_per_layer=weights)
+    expected = meanstd_style_loss(chicago, starry, LAYERS) + 10.0 * sum(
+        w * t for w, t in zip(weights.values(), per_layer, strict=True))
+    torch.testing.assert_close(loss.style_loss(chicago, starry), expected)
+    plain = PerceptualLoss(vgg, ["relu3_1"], LAYERS, style_kind="meanstd+gram", gram_weight=10.0)
+    torch.testing.assert_close(plain.style_loss(chicago, starry) - meanstd_style_loss(chicago, starry, LAYERS),
+                               10.0 * torch.stack(per_layer).mean(0))
+    torch.testing.assert_close(style_distances(chicago, starry, LAYERS)["style_gram"], torch.stack(per_layer).mean(0))
+    with pytest.raises(ValueError, match=r"loss\.perceptual\.gram_weight_per_layer keys"):
+        PerceptualLoss(vgg, ["relu3_1"], LAYERS, gram_weight_per_layer={"relu1_1": 1.0})

@@ -50,6 +50,21 @@ def test_adain_output_has_the_style_mean_and_std_and_alpha_blends():
     assert torch.allclose(same, content, atol=1e-5)
 
 
+@pytest.mark.parametrize("transform", ["wct", "adain"])
+def test_alpha_blends_transformed_and_original_features_per_sample(transform):
+    """The transform is applied as one fused affine map; alpha (a float or one value per sample) must still
+    be the plain blend α·T(f) + (1 − α)·f, with the style broadcast over the batch."""
+    content, style = correlated(3, 16, 24, 5), correlated(1, 16, 24, 6)
+    params = colouring(*channel_mean_cov(style), transform)
+    full = transform_features(content, *params, transform)
+    alpha = torch.tensor([0.0, 0.4, 1.0])
+    blended = transform_features(content, *params, transform, alpha=alpha)
+    expected = alpha.reshape(-1, 1, 1, 1) * full + (1 - alpha.reshape(-1, 1, 1, 1)) * content
+    assert torch.allclose(blended, expected, atol=1e-4 * full.abs().max().item())
+    assert torch.allclose(transform_features(content, *params, transform, alpha=0.4), 0.4 * full + 0.6 * content,
+                          atol=1e-4 * full.abs().max().item())
+
+
 def test_generator_shapes_gradients_reach_the_decoder_only():
     g = FeatureTransformGenerator(width=8, pretrained=False)
     s = FeatureStatsStyle(g.modulation_dims, pretrained=False)

@@ -9,9 +9,11 @@ import math
 import lightning as L
 import pytest
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from adaptive_st.cli.train import build, resolve_ckpt_path, train
 from adaptive_st.cli.validation import ConfigError
+from adaptive_st.training.callbacks import TimeBudget
 from adaptive_st.training.module import lr_scale
 from tests.reliability.conftest import TINY
 
@@ -75,3 +77,74 @@ def test_a_tail_needs_a_run_of_known_length_and_a_valid_fraction(compose_cfg):
                         enable_progress_bar=False, enable_model_summary=False)
     with pytest.raises(ValueError, match=r"trainer\.max_steps"):
         trainer.fit(module, datamodule=instantiate(cfg.data))
+
+
+# ---------------------------------------------------------------- minutes=M: a wall-clock budget
+class BatchClock(L.Callback):
+    """A clock that reads one second per batch started: the run's timing without sleeping."""
+
+    def __init__(self, seconds_per_batch: float = 1.0) -> None:
+        self.now = 0.0
+        self.seconds_per_batch = seconds_per_batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.now += self.seconds_per_batch
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def budget_of(trainer) -> TimeBudget:
+    (budget,) = [cb for cb in trainer.callbacks if isinstance(cb, TimeBudget)]
+    return budget
+
+
+def fit_on_clock(cfg, clock: BatchClock) -> tuple[list[float], TimeBudget, L.LightningModule]:
+    datamodule, module, trainer = build(cfg)
+    budget = budget_of(trainer)
+    budget.clock, budget.started_at = clock, clock.now
+    budget.warmup_batches, budget.check_every = 2, 2
+    rates = Rates()
+    trainer.callbacks = [clock, *trainer.callbacks, rates]
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir))
+    return rates.rates, budget, module
+
+
+BUDGET = ("trainer.max_steps=-1", "minutes=0.2", "module.lr_decay_start=0.5", "module.lr_final_scale=0.1")  # 12 s
+
+
+def test_a_time_budget_stops_the_run_and_fits_the_decay_into_the_batches_it_allows(compose_cfg):
+    """At one batch per second a 12-second budget allows 12 batches: the horizon is fixed half-way (batch 6),
+    the rates from there are the cosine tail over 12 batches, and the run stops after batch 12."""
+    cfg = compose_cfg(*TINY, *BUDGET)
+    lr_g = float(cfg.module.optimizer_g.lr)
+    rates, budget, module = fit_on_clock(cfg, BatchClock())
+    assert budget.horizon == module.lr_horizon == 12
+    assert int(module.train_step) == 12
+    assert rates[::2] == pytest.approx([lr_g * lr_scale(b + 1, 12, 0.5, 0.1) for b in range(12)])
+
+
+def test_the_budget_is_a_hard_limit_and_batches_an_upper_bound(compose_cfg):
+    slow = BatchClock(seconds_per_batch=5.0)  # 12 s: the third batch ends past the budget (checked every 2)
+    _, _, module = fit_on_clock(compose_cfg(*TINY, *BUDGET), slow)
+    assert int(module.train_step) == 4  # at the first check past the budget, whatever the estimate
+    _, budget, module = fit_on_clock(compose_cfg(*TINY, *BUDGET, "batches=8"), BatchClock())
+    assert int(module.train_step) == 8 and budget.horizon == module.lr_horizon == 8  # time allows 12; batches=8 caps
+
+
+def test_a_resumed_run_keeps_the_time_spent_and_the_fixed_horizon(compose_cfg):
+    full, _, _ = fit_on_clock(compose_cfg(*TINY, *BUDGET), BatchClock())
+    stop_after_8_batches = ("+callbacks.sigint._target_=tests.reliability.signals.SignalAtBatch", "+callbacks.sigint.batch=7")
+    with pytest.raises(SIGTERMException):
+        fit_on_clock(compose_cfg(*TINY, *BUDGET, *stop_after_8_batches), BatchClock())
+    resumed, budget, module = fit_on_clock(compose_cfg(*TINY, *BUDGET, "ckpt_path=last"), BatchClock())
+    assert budget.horizon == 12 and int(module.train_step) == 12  # 8 s were spent before: 4 batches left
+    assert resumed == pytest.approx(full[16:])  # batches 9..12, same rates
+
+
+def test_minutes_must_be_a_positive_number(compose_cfg):
+    with pytest.raises(ConfigError, match=r"minutes='soon'"):
+        build(compose_cfg(*TINY, "minutes=soon"))
+    with pytest.raises(ConfigError, match=r"minutes=0"):
+        build(compose_cfg(*TINY, "minutes=0"))
+    build(compose_cfg(*TINY, *BUDGET))  # a budget is a known length for the decay
