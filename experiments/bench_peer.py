@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="our stylize backend (default auto: the torch-free path after the warm-up run)")
     p.add_argument("--threads", type=int, help="--threads for our stylize (default: its default, all cores)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="--precision of our torch backend (bf16: autocast, a win on CPUs with AMX / AVX512-BF16)")
     p.add_argument("--inprocess-repeats", type=int, default=5, help="timed stylize calls per size in-process")
     p.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_peer", help="work and result folder")
     p.add_argument("--peer-venv", type=Path, default=ROOT / "outputs" / "peer_venv")
@@ -142,7 +144,7 @@ def check_outputs(folder: Path, count: int, tool: str) -> None:
 
 
 def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...], repeats: int,
-                 backends: list[str]) -> tuple[dict[str, dict[str, float]], int]:
+                 backends: list[str], precision: str = "fp32") -> tuple[dict[str, dict[str, float]], int]:
     """Median ms per image of our stylizer, style code computed once (what a folder run amortises)."""
     import torch
 
@@ -182,7 +184,7 @@ def inprocess_ms(ckpt: Path, content: Path, style: Path, sizes: tuple[int, ...],
                 print(f"in-process onnxruntime skipped: {err}", file=sys.stderr)
                 continue
         else:
-            engine = StyleTransfer(model, resolve_runtime("cpu"))
+            engine = StyleTransfer(model, resolve_runtime("cpu", precision))
         prepared = engine.style_from_images([read_image(style)], style.stem)
         results[backend] = {}
         for size in sizes:
@@ -242,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--overwrite", "-q", "--backend", args.backend]
     if args.threads:
         ours_cmd += ["--threads", str(args.threads)]
+    if args.precision != "fp32":
+        ours_cmd += ["--precision", args.precision]
     peer_cmd = [str(peer_cli), "stylize", str(content), "--style-image", str(style), "--max-size", str(args.size),
                 "-o", str(peer_out), "--device", "cpu"]
     env = {**os.environ, "WANDB_MODE": "offline"}
@@ -269,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         backends = ["torch"]
     inproc, threads = inprocess_ms(args.checkpoint, content, style, (args.size, 2 * args.size), args.inprocess_repeats,
-                          backends)
+                                   backends, args.precision)
     info = {"images": args.images, "size": args.size, "pairs": args.pairs, "load_before": load_before,
-            "load_after": load_after, "cpus": os.cpu_count(), "inprocess_torch_threads": threads, "machine": platform.machine(),
+            "load_after": load_after, "cpus": os.cpu_count(), "inprocess_torch_threads": threads,
+            "precision": args.precision, "machine": platform.machine(),
             "python": platform.python_version(), "checkpoint": str(args.checkpoint), "style": str(style),
             "ours_command": ours_cmd, "peer_command": peer_cmd,
             "ours_ran": sorted({r.summary.rsplit(", ", 1)[-1].rstrip(")") for r in runs if r.tool == "ours"}),

