@@ -21,5 +21,6 @@ class RankStateCallback(L.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        payload = {"state": state, "metrics": metrics, "world_size": trainer.world_size}
+        payload = {"state": state, "metrics": metrics, "world_size": trainer.world_size,
+                   "budget_horizon": next((cb.horizon for cb in trainer.callbacks if hasattr(cb, "budget_s")), None)}
         torch.save(payload, self.dirpath / f"rank{trainer.global_rank}.pt")

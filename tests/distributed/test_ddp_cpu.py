@@ -39,6 +39,14 @@ DDP_TINY = (
     "logger=csv",
     "+callbacks.rank_state._target_=tests.distributed.rank_state.RankStateCallback",
     "+callbacks.rank_state.dirpath=${paths.output_dir}/rank_state",
+    # A time budget checked every batch: rank 0's horizon estimate and stop decision are broadcast (a rank
+    # deciding alone would hang the other in the next all-reduce); batches cap the horizon at 3.
+    "module.lr_decay_start=0.5",
+    "module.lr_final_scale=0.1",
+    "+callbacks.time_budget._target_=adaptive_st.training.callbacks.TimeBudget",
+    "+callbacks.time_budget.minutes=30",
+    "+callbacks.time_budget.warmup_batches=1",
+    "+callbacks.time_budget.check_every=1",
 )
 
 
@@ -71,6 +79,7 @@ def test_ranks_end_identical(ddp_sweep: Path, index: int, policy: str) -> None:
     differing = [k for k in s0 if not torch.equal(s0[k], s1[k])]
     assert not differing, f"{policy}: ranks differ in {differing[:8]}"
     assert int(s0["train_step"]) == 3
+    assert [r["budget_horizon"] for r in ranks] == [3, 3]  # fixed by the time budget's broadcast on both ranks
     assert any(k.startswith("ema.generator.") for k in s0)
     buffers = [k for k in s0 if k.startswith("policy.")]
     if policy == "per_image":
