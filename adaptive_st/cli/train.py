@@ -118,9 +118,13 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
     with _config_errors("logger"):
         loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     if cfg.get("minutes") is not None:
+        from adaptive_st.cli.validation import ConfigError
         from adaptive_st.training.callbacks import TimeBudget
 
-        callbacks.append(TimeBudget(cfg.minutes, started_at=STARTED_AT))
+        try:
+            callbacks.append(TimeBudget(cfg.minutes, started_at=STARTED_AT))
+        except ValueError as exc:  # its constructor checks the value and names the key
+            raise ConfigError(str(exc)) from None
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(progress_bar())  # counts batches, not G+D optimizer steps
     with _config_errors("trainer"):

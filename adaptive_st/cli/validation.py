@@ -248,9 +248,6 @@ def check_batches(cfg: DictConfig) -> Iterator[str]:
     batches = cfg.get("batches")
     if batches is not None and (not isinstance(batches, int) or isinstance(batches, bool) or batches < 1):
         yield f"batches={batches!r}: expected an integer >= 1 (or null to train trainer.max_steps optimizer steps)"
-    minutes = cfg.get("minutes")
-    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0):
-        yield f"minutes={minutes!r}: expected a number of minutes > 0 (or null for no time budget)"
 
 
 def check_seed(cfg: DictConfig) -> Iterator[str]:

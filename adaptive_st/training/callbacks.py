@@ -295,12 +295,12 @@ class TimeBudget(L.Callback):
     def state_key(self) -> str:
         return "TimeBudget"
 
-    def elapsed(self) -> float:
-        """Seconds of the budget spent so far (before a resume included)."""
-        return self._spent_before + self.clock() - self.started_at
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds of the budget spent by ``now`` (default: the clock's now), before a resume included."""
+        return self._spent_before + (self.clock() if now is None else now) - self.started_at
 
     def state_dict(self) -> dict[str, Any]:
-        return {"spent_s": self.elapsed(), "horizon": self.horizon, "budget_s": self.budget_s}
+        return {"spent_s": self.elapsed(), "horizon": self.horizon}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._spent_before = float(state_dict.get("spent_s", 0.0))
@@ -325,14 +325,15 @@ class TimeBudget(L.Callback):
             trainer.should_stop = True
             return
         ran = done - self._first_batch
+        now = self.clock()
         if ran == self.warmup_batches:
-            self._warm = (done, self.clock())
+            self._warm = (done, now)
         if ran % self.check_every:
             return
-        now = self.elapsed()
-        stop = now >= self.budget_s
+        spent = self.elapsed(now)
+        stop = spent >= self.budget_s
         if self.horizon is None and self._warm is not None and done > self._warm[0]:
-            self._maybe_fix_horizon(trainer, pl_module, done, now)
+            self._maybe_fix_horizon(trainer, pl_module, done, now, spent)
         if trainer.world_size > 1:
             stop = bool(trainer.strategy.broadcast(stop, src=0))
         if stop:
@@ -340,10 +341,11 @@ class TimeBudget(L.Callback):
                 log.info("time budget of %.1f minutes spent after %d batches: stopping", self.budget_s / 60, done)
             trainer.should_stop = True
 
-    def _maybe_fix_horizon(self, trainer: L.Trainer, pl_module: L.LightningModule, done: int, now: float) -> None:
+    def _maybe_fix_horizon(self, trainer: L.Trainer, pl_module: L.LightningModule, done: int, now: float,
+                           spent: float) -> None:
         assert self._warm is not None
-        rate = (done - self._warm[0]) / max(1e-6, self.clock() - self._warm[1])
-        estimate = done + int(rate * max(0.0, self.budget_s - now))
+        rate = (done - self._warm[0]) / max(1e-6, now - self._warm[1])
+        estimate = done + int(rate * max(0.0, self.budget_s - spent))
         if trainer.world_size > 1:
             estimate = int(trainer.strategy.broadcast(estimate, src=0))
         if trainer.max_steps is not None and trainer.max_steps > 0:
