@@ -218,6 +218,20 @@ def load_networks(path: Path, use_ema: bool = True) -> tuple[Stylizer, WeightPol
     return stylizer.eval().requires_grad_(False), policy, config, "ema" if prefix else "live"
 
 
+def load_teacher(path: str | Path) -> Stylizer:
+    """A trained checkpoint's stylizer (EMA weights when kept) as a frozen distillation teacher
+    (``module.teacher``). A λ-conditioned teacher would need a λ per pair, and a teacher with learned style
+    embeddings knows only its own run's paintings: both refused."""
+    stylizer, policy, _, _ = load_networks(Path(path))
+    if stylizer.style_generator.encoder_kind == "embedding":
+        raise CheckpointError(f"module.teacher={path}: its style generator is a learned embedding table (model=base_embedding), "
+                              "which cannot encode this run's paintings; use an image-encoder checkpoint (e.g. experiment=cpu_quality)")
+    if policy.conditions_generator:
+        raise CheckpointError(f"module.teacher={path}: a λ-conditioned model cannot be a teacher; use a checkpoint "
+                              "trained with an unconditioned policy (e.g. experiment=cpu_quality)")
+    return stylizer
+
+
 #: What a warm start copies: the networks (and their EMA), never the loss VGG, the policy or optimizers.
 NETWORK_PREFIXES = ("generator.", "style_generator.", "discriminator.")
 

@@ -25,7 +25,7 @@ Features = Mapping[str, Tensor]
 #: Per-layer (channel mean (B,C), covariance (B,C,C)) of a style image: every style loss's target.
 StyleStats = Mapping[str, tuple[Tensor, Tensor]]
 STYLE_KINDS = ("gram", "meanstd", "meanstd+gram")
-CONTENT_TARGETS = ("content", "stylized")
+CONTENT_TARGETS = ("content", "stylized", "teacher")
 
 
 def _per_sample_mse(a: Tensor, b: Tensor) -> Tensor:
@@ -111,7 +111,8 @@ class PerceptualLoss(nn.Module):
     ``style_kind="meanstd+gram"`` adds ``gram_weight``·Gram to mean/std: mean/std alone rewards a tint,
     the Gram term asks for the channel correlations that make texture. ``content_target="stylized"``
     tells the training module to use the generator's stylised features as the content target (AdaIN's
-    loss: structure without pulling the statistics back to the photo's); the module reads it.
+    loss: structure without pulling the statistics back to the photo's); ``"teacher"``: the features of a
+    trained stylizer's output for the same pair (distillation, ``module.teacher``). The module reads it.
     """
 
     def __init__(

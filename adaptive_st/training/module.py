@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from adaptive_st.checkpoint import META_KEY, metadata, reconcile_ema_state
+from adaptive_st.checkpoint.networks import load_teacher
 from adaptive_st.losses import AdversarialLoss, PerceptualLoss
 from adaptive_st.models import (
     ContentGenerator,
@@ -102,6 +103,9 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         cache_style_targets: keep each style image's VGG statistics by ``style_index`` instead of
             recomputing them every step. Valid only when a style index always yields the same image, i.e.
             with ``data.style_size`` set (whole style images, no random crop).
+        teacher: a trained checkpoint whose stylizer (its EMA weights) makes the content target of
+            ``loss.perceptual.content_target=teacher``: distillation of a quality model into a light one. Frozen
+            and kept out of this run's state and checkpoints (they must not carry a second model).
     """
 
     def __init__(
@@ -128,6 +132,7 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         cache_style_targets: bool = False,
         lr_decay_start: float | None = None,
         lr_final_scale: float = 0.0,
+        teacher: str | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -187,6 +192,14 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         # An S that reads VGG statistics (the light model with encoder=vgg) takes the loss's style statistics.
         self.reuse_style_stats = getattr(style_generator, "reads_feature_stats", False) \
             and shares_vgg(style_generator, perceptual)
+        if (teacher is None) != (perceptual.content_target != "teacher"):
+            raise ValueError("loss.perceptual.content_target=teacher and module.teacher=PATH (a trained checkpoint) "
+                             "go together: set both or neither")
+        #: The distillation teacher, outside ``nn.Module`` registration: not trained, not saved, not DDP-wrapped.
+        self.__dict__["teacher"] = load_teacher(teacher) if teacher is not None else None
+        #: A quality-model teacher on the loss's own VGG decodes from the loss's features (no VGG pass of its own).
+        self.teacher_reuses_vgg = self.teacher is not None and shares_vgg(self.teacher.generator, perceptual) \
+            and shares_vgg(self.teacher.style_generator, perceptual) and hasattr(self.teacher.generator, "decode")
 
     # ------------------------------------------------------------------ setup
     def configure_optimizers(self) -> Any:
@@ -214,6 +227,8 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         return any(isinstance(cb, TimeBudget) for cb in self.trainer.callbacks)  # type: ignore[attr-defined]
 
     def on_fit_start(self) -> None:
+        if self.teacher is not None:
+            self.teacher.to(self.device)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 

@@ -46,7 +46,7 @@ class TrainingSteps:
         """Per-layer (mean, covariance) of each style image: the style loss's targets (and S's code when
         :attr:`reuse_loss_features` / :attr:`reuse_style_stats`), cached by ``style_key`` (else ``style_index``) with ``cache_style_targets``."""
         layers = self.perceptual.style_layers
-        if self.reuse_loss_features or self.reuse_style_stats:
+        if self.reuse_loss_features or self.reuse_style_stats or self.teacher_reuses_vgg:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
         if self.perceptual.content_target == "stylized":
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
@@ -81,7 +81,28 @@ class TrainingSteps:
             fake = self.stylizer(content, self._style_input(batch), cond=cond)
         if self.perceptual.content_target == "stylized":
             content_ref = self._stylized_targets(c_feats, s_stats)
+        elif self.perceptual.content_target == "teacher":
+            content_ref = self._teacher_targets(batch, content, c_feats, s_stats)
         return fake, content_ref
+
+    @torch.no_grad()
+    def _teacher_targets(self, batch: Mapping[str, Tensor], content: Tensor, c_feats: Mapping[str, Tensor],
+                         s_stats: Mapping[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+        """``content_target=teacher``: the loss's features of the teacher's output for the same pair.
+
+        Why: a light model trained on VGG losses alone learns colour long before texture; the trained quality
+        model's output is a dense, pixel-aligned answer for every pair, texture included. A quality-model
+        teacher on the loss's VGG decodes straight from the loss's content features and style statistics
+        (when it would encode the style at the size the loss did)."""
+        teacher = self.teacher
+        size = teacher.style_generator.image_size  # the teacher encodes styles at most this large
+        style = batch["style"]
+        if self.teacher_reuses_vgg and (size is None or max(style.shape[-2:]) <= size):
+            code = teacher.style_generator.code_from_stats(s_stats)
+            out = teacher.generator.decode(teacher.generator.transformed(c_feats, teacher.style_generator.modulation(code)))
+        else:
+            out = teacher(content, style)
+        return self.perceptual.features(out.clamp(0, 1), self.perceptual.content_layers)
 
     @torch.no_grad()
     def _stylized_targets(self, c_feats: Mapping[str, Tensor],
