@@ -204,6 +204,11 @@ class MicroGenerator(nn.Module):
         self.ups = nn.ModuleList(UpModulated(c[i], c[i - 1]) for i in range(NUM_LEVELS - 1, 0, -1))
         self.refine = ConvAct(c[0], c[0])
         self.to_rgb = conv3x3(c[0], 3)
+        #: α blends the output with the photo instead of the statistics at every AdaIN site. Why: a model trained
+        #: only at α = 1 has never seen its sites keep part of their own statistics; at α = 0.3 its activations
+        #: reach 1e5 and the output saturates to green and black. A λ-conditioned model trains over the whole
+        #: range of α (λ sets it), so :class:`~adaptive_st.models.stylizer.Stylizer` turns this off for it.
+        self.output_alpha = True
 
     @property
     def modulated(self) -> list[nn.Module]:
@@ -224,6 +229,8 @@ class MicroGenerator(nn.Module):
             raise ValueError(f"MicroGenerator needs H and W divisible by 8, got {tuple(x.shape[-2:])}")
         if len(params) != len(self.modulation_dims):
             raise ValueError(f"expected {len(self.modulation_dims)} modulation pairs, got {len(params)}")
+        blend = self.output_alpha and not (isinstance(alpha, float) and alpha == 1.0)
+        strength, alpha = alpha, (1.0 if blend else alpha)
         feats = self.encoder(x)
         levels = [norm(f, *p, alpha) for norm, f, p in zip(self.level_norms, feats, params, strict=False)]
         h, i = levels[-1], NUM_LEVELS
@@ -234,4 +241,8 @@ class MicroGenerator(nn.Module):
             h = up(h, params[i : i + 1], alpha) + skip
             i += 1
         out = self.to_rgb(self.refine(h))
-        return out if self.training else out.clamp(0, 1)
+        out = out if self.training else out.clamp(0, 1)
+        if blend:
+            a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)
+            out = a * out + (1 - a) * x.to(out.dtype)
+        return out

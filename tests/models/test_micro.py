@@ -89,6 +89,24 @@ def test_lambda_sets_the_style_strength_at_every_adain_site():
         torch.testing.assert_close(stylizer(content, style, alpha=0.5, cond=cond), expected, atol=1e-6, rtol=1e-5)
 
 
+def test_alpha_of_an_unconditioned_model_blends_with_the_photo():
+    """Trained at α = 1 only, the light model's AdaIN sites cannot keep part of their own statistics (at α = 0.3
+    a trained model's activations reached 1e5 and its output saturated): α blends the output with the photo."""
+    g, s = pair()
+    stylizer = Stylizer(g, s).eval()
+    assert g.output_alpha
+    content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        full = stylizer(content, style)
+        torch.testing.assert_close(stylizer(content, style, alpha=0.0), content)
+        torch.testing.assert_close(stylizer(content, style, alpha=0.3), 0.3 * full + 0.7 * content)
+        per_sample = stylizer(content, style, alpha=torch.tensor([0.0, 1.0]))
+        torch.testing.assert_close(per_sample, torch.stack([content[0], full[1]]))
+    g_cond, s_cond = pair(cond_dim=1)
+    Stylizer(g_cond, s_cond)
+    assert not g_cond.output_alpha, "a λ-conditioned model trained over α: it keeps feature-space α"
+
+
 def test_style_width_must_match_the_generator():
     g = MicroGenerator(width=8)
     with pytest.raises(ValueError, match=r"model\.style_generator\.width"):
