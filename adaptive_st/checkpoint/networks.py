@@ -222,7 +222,10 @@ def load_teacher(path: str | Path) -> Stylizer:
     """A trained checkpoint's stylizer (EMA weights when kept) as a frozen distillation teacher
     (``module.teacher``). A λ-conditioned teacher would need a λ per pair, and a teacher with learned style
     embeddings knows only its own run's paintings: both refused."""
-    stylizer, policy, _, _ = load_networks(Path(path))
+    try:
+        stylizer, policy, _, _ = load_networks(Path(path))
+    except CheckpointError as err:  # name the option that pointed here
+        raise CheckpointError(f"module.teacher: {err}") from None
     if stylizer.style_generator.encoder_kind == "embedding":
         raise CheckpointError(f"module.teacher={path}: its style generator is a learned embedding table (model=base_embedding), "
                               "which cannot encode this run's paintings; use an image-encoder checkpoint (e.g. experiment=cpu_quality)")

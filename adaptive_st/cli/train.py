@@ -187,7 +187,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @contextlib.contextmanager
 def _config_errors(group: str) -> Iterator[None]:
     """Surface a constructor's error as itself: ours already name the config key and the fix, which
-    Hydra's ``InstantiationException`` wrapper would bury under its own text. Any other ValueError or
+    Hydra's ``InstantiationException`` wrapper would bury under its own text (the module, a ``_partial_``
+    called by us, raises its errors unwrapped). Any other ValueError or
     TypeError (an unknown ``+group.key``, a flag Lightning refuses) raised while instantiating ``group``
     from the config is a bad config value too: a :class:`ConfigError` naming the group."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -196,7 +197,8 @@ def _config_errors(group: str) -> Iterator[None]:
 
     try:
         yield
-    except (InstantiationException, MisconfigurationException) as exc:
+    except (InstantiationException, MisconfigurationException, ValueError, TypeError) as exc:
+        # A ``_partial_`` target is called outside Hydra: its constructor's errors arrive unwrapped.
         cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
         if isinstance(cause, user_errors()):
             raise cause from None

@@ -274,21 +274,6 @@ def check_module_settings(cfg: DictConfig) -> Iterator[str]:
         if OmegaConf.select(cfg, "data.style_augment") is True:
             yield ("module.cache_style_targets=true with data.style_augment=true: augmented styles differ every "
                    "time, their statistics cannot be cached; set module.cache_style_targets=false")
-    yield from _check_teacher(cfg)
-
-
-def _check_teacher(cfg: DictConfig) -> Iterator[str]:
-    """Distillation needs both halves: ``content_target=teacher`` and a readable ``module.teacher`` file."""
-    wants = OmegaConf.select(cfg, "loss.perceptual.content_target") == "teacher"
-    teacher = OmegaConf.select(cfg, "module.teacher")
-    if wants and teacher is None:
-        yield ("loss.perceptual.content_target=teacher needs module.teacher=PATH: a trained quality checkpoint "
-               "(`make quality` writes outputs/quality/checkpoints/last.ckpt)")
-    elif teacher is not None and not wants:
-        yield (f"module.teacher={teacher}: set loss.perceptual.content_target=teacher to distill from it, "
-               "or module.teacher=null")
-    elif teacher is not None and not Path(str(teacher)).is_file():
-        yield f"module.teacher={teacher}: no such file; give a trained checkpoint (e.g. outputs/quality/checkpoints/last.ckpt)"
 
 
 CHECKS: tuple[Check, ...] = (

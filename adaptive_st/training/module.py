@@ -135,6 +135,12 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         teacher: str | None = None,
     ) -> None:
         super().__init__()
+        if perceptual.content_target == "teacher" and teacher is None:
+            raise ValueError("loss.perceptual.content_target=teacher needs module.teacher=PATH: a trained quality "
+                             "checkpoint (`make quality` writes outputs/quality/checkpoints/last.ckpt)")
+        if teacher is not None and perceptual.content_target != "teacher":
+            raise ValueError(f"module.teacher={teacher}: set loss.perceptual.content_target=teacher to distill from it, "
+                             "or module.teacher=null")
         self.automatic_optimization = False
         stylizer = build_stylizer(generator, style_generator, policy)  # S sized by G, cond_dim by the policy
         self.generator = generator
@@ -192,9 +198,6 @@ class StyleTransferModule(TrainingSteps, ValidationSteps, L.LightningModule):
         # An S that reads VGG statistics (the light model with encoder=vgg) takes the loss's style statistics.
         self.reuse_style_stats = getattr(style_generator, "reads_feature_stats", False) \
             and shares_vgg(style_generator, perceptual)
-        if (teacher is None) != (perceptual.content_target != "teacher"):
-            raise ValueError("loss.perceptual.content_target=teacher and module.teacher=PATH (a trained checkpoint) "
-                             "go together: set both or neither")
         #: The distillation teacher, outside ``nn.Module`` registration: not trained, not saved, not DDP-wrapped.
         self.__dict__["teacher"] = load_teacher(teacher) if teacher is not None else None
         #: A quality-model teacher on the loss's own VGG decodes from the loss's features (no VGG pass of its own).

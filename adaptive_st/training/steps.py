@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from adaptive_st.losses import PerceptualLoss
 from adaptive_st.losses.perceptual import content_loss, style_stats
+from adaptive_st.models import Stylizer
 from adaptive_st.models.feature_transform import LEVELS, colouring, transform_features
 from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
@@ -68,9 +69,7 @@ class TrainingSteps:
         the content features (quality model) or the style statistics (S with the VGG code)."""
         content_ref: Mapping[str, Tensor] = c_feats
         if self.reuse_loss_features:
-            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
-            stylized = self.generator.transformed(c_feats, params)
-            fake = self.generator.decode(stylized)
+            fake, stylized = decode_from_loss_features(self.stylizer, c_feats, s_stats, cond)
             if self.perceptual.content_target == "stylized":
                 content_ref = stylized
             return fake, content_ref
@@ -98,8 +97,7 @@ class TrainingSteps:
         size = teacher.style_generator.image_size  # the teacher encodes styles at most this large
         style = batch["style"]
         if self.teacher_reuses_vgg and (size is None or max(style.shape[-2:]) <= size):
-            code = teacher.style_generator.code_from_stats(s_stats)
-            out = teacher.generator.decode(teacher.generator.transformed(c_feats, teacher.style_generator.modulation(code)))
+            out, _ = decode_from_loss_features(teacher, c_feats, s_stats)
         else:
             out = teacher(content, style)
         return self.perceptual.features(out.clamp(0, 1), self.perceptual.content_layers)
@@ -218,6 +216,15 @@ class TrainingSteps:
                 "lower the learning rate or loss weights, or try precision=32. The last checkpoint is kept; "
                 "resume with ckpt_path=last."
             )
+
+
+def decode_from_loss_features(stylizer: Stylizer, c_feats: Mapping[str, Tensor], s_stats: Mapping[str, Any],
+                              cond: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """(output, its stylised features) of a feature-statistics model (G and S on the loss's own VGG, see
+    :func:`shares_vgg`) from the loss's content features and style statistics: no VGG pass of its own."""
+    s, g = stylizer.style_generator, stylizer.generator
+    stylized = g.transformed(c_feats, s.modulation(s.code_from_stats(s_stats), cond))
+    return g.decode(stylized), stylized
 
 
 def shares_vgg(net: nn.Module, perceptual: PerceptualLoss) -> bool:

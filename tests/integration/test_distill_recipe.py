@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from adaptive_st.cli.validation import ConfigError, validate_config
 from adaptive_st.models import MicroGenerator
 from tests.cli.conftest import train_checkpoint
+from tests.integration.test_micro_recipe import assert_stylizes_one_pair
 from tests.integration.test_quality_recipe import SMALL as QUALITY_SMALL
 
 SMALL = ("experiment=cpu_distill", "data.crop_size=64", "data.load_size=72", "data.style_size=64",
@@ -26,16 +27,22 @@ def teacher(tmp_path_factory, sample_root, shared_dir) -> Path:
     return train_checkpoint(base, "quality", (*QUALITY_SMALL, "trainer.max_steps=4"), sample_root, shared_dir)
 
 
-def test_distillation_needs_a_readable_teacher(compose_cfg, tmp_path):
+def test_distillation_needs_a_readable_teacher(compose_cfg, tmp_path, teacher):
+    """Each half alone, or a missing file, is a one-line error naming the option (the CLI's ``build``)."""
+    from adaptive_st.checkpoint import CheckpointError
+    from adaptive_st.cli.train import build, error_lines
+
     cases = {
-        (): "content_target=teacher needs module.teacher=PATH",
-        (f"module.teacher={tmp_path / 'none.ckpt'}",): "no such file",
-        ("experiment=cpu_quality", "loss.perceptual.content_target=teacher"): "needs module.teacher=PATH",
+        (): (ConfigError, "loss.perceptual.content_target=teacher needs module.teacher=PATH"),
+        (f"module.teacher={tmp_path / 'none.ckpt'}",): (CheckpointError, "module.teacher: .*does not exist"),
+        ("experiment=cpu_quality", f"module.teacher={teacher}"): (ConfigError, "set loss.perceptual.content_target=teacher"),
     }
-    for overrides, message in cases.items():
-        cfg = compose_cfg(*SMALL, *overrides, fast=False)
-        with pytest.raises(ConfigError, match=message):
-            validate_config(cfg)
+    for overrides, (error, message) in cases.items():
+        cfg = compose_cfg(*SMALL, *overrides, "data.extra_style_dirs=[]", fast=False)
+        validate_config(cfg)
+        with pytest.raises(error, match=message) as info:
+            build(cfg)
+        assert len(error_lines(info.value)) == 1
 
 
 def test_teacher_target_is_the_teachers_output_and_is_not_saved(compose_cfg, teacher):
@@ -90,7 +97,6 @@ def test_student_learns_the_teachers_output_on_a_fixed_batch(compose_cfg, teache
 
 @pytest.mark.slow
 def test_distillation_run_saves_only_the_student(compose_cfg, teacher, shared_dir, tmp_path):
-    from adaptive_st.cli import stylize
     from adaptive_st.cli.train import train
 
     cfg = compose_cfg(*SMALL, f"module.teacher={teacher}", "trainer.max_steps=6", "callbacks.image_grid=null",
@@ -100,9 +106,4 @@ def test_distillation_run_saves_only_the_student(compose_cfg, teacher, shared_di
     state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     assert any(k.startswith("generator.encoder") for k in state)
     assert not any(k.startswith("teacher") for k in state), "the teacher is not part of the student's checkpoint"
-    content = shared_dir / "data" / "images" / "content" / "golden_gate.jpg"
-    style = shared_dir / "data" / "images" / "style" / "the_scream.jpg"
-    out = tmp_path / "out"
-    assert stylize.main([str(ckpt), str(content), str(style), "--out", str(out), "--size", "96",
-                         "--backend", "torch"]) in (0, None)
-    assert len(list(out.glob("*.png"))) == 1
+    assert_stylizes_one_pair(ckpt, shared_dir, tmp_path)

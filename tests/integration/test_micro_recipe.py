@@ -54,7 +54,6 @@ def test_content_target_content_keeps_the_photos_features(compose_cfg):
 
 @pytest.mark.slow
 def test_short_run_trains_and_stylize_runs_the_light_model(compose_cfg, shared_dir, tmp_path):
-    from adaptive_st.cli import stylize
     from adaptive_st.cli.train import train
 
     cfg = compose_cfg(*SMALL, "trainer.max_steps=6", "callbacks.image_grid=null", fast=False)
@@ -62,6 +61,13 @@ def test_short_run_trains_and_stylize_runs_the_light_model(compose_cfg, shared_d
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     assert not any(k.startswith(("generator.encoder.features", "style_generator.encoder.features")) for k in state)
+    assert_stylizes_one_pair(ckpt, shared_dir, tmp_path)
+
+
+def assert_stylizes_one_pair(ckpt: Path, shared_dir: Path, tmp_path: Path) -> None:
+    """``stylize`` (torch) writes one PNG for a shared photo and painting with ``ckpt``."""
+    from adaptive_st.cli import stylize
+
     content = shared_dir / "data" / "images" / "content" / "golden_gate.jpg"
     style = shared_dir / "data" / "images" / "style" / "the_scream.jpg"
     out = tmp_path / "out"
