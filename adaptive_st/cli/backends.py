@@ -31,7 +31,7 @@ def check_backend_options(args: argparse.Namespace) -> None:
     if refused:
         what = "an exported .onnx model" if is_onnx(args.checkpoint) else "--backend onnxruntime"
         raise ValueError(f"{', '.join(refused)}: not available with {what} (it runs the exported "
-                         "fp32 graph on the CPU, whole images, one style per output); use --backend torch")
+                         "fp32 graphs on the CPU, whole images); use --backend torch")
 
 
 def is_onnx(path: Path) -> bool:
@@ -45,7 +45,6 @@ def torch_only_options(args: argparse.Namespace) -> list[str]:
         (f"--precision {args.precision}", args.precision != "fp32"),
         ("--compile", args.compile),
         (f"--tile {args.tile}", args.tile not in ("auto", "0")),
-        ("--style-weights", bool(args.style_weights)),
     ) if used]
 
 

@@ -1,8 +1,9 @@
 """`adaptive-st export CKPT --out DIR`: TorchScript and ONNX files of the stylizer, checked against eager.
 
-Writes ``stylizer.pt`` (traced TorchScript), ``stylizer.onnx`` (opset 18, or ``--opset`` 19..23; symbolic
-H/W) and ``stylizer.json`` (the input signature). Signature: ``(content, style, alpha[, lam]) → output``; see
-``adaptive_st.inference.export``. After export, each file is run on inputs of other sizes than the traced
+Writes ``stylizer.pt`` (traced TorchScript: ``(content, style, alpha[, lam]) → output``), two ONNX graphs
+(opset 18, or ``--opset`` 19..23; symbolic H/W): ``stylizer.style.onnx`` (``style → code``, run once per
+style) and ``stylizer.onnx`` (``(content, code, alpha[, lam]) → output``), and ``stylizer.json`` (the
+signatures); see ``adaptive_st.inference.export``. After export, each file is run on inputs of other sizes than the traced
 one and compared with the eager model (``--no-verify`` skips that).
 
 Exports the EMA of G and S when the checkpoint has one (``--no-ema``: the last weights). A checkpoint
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         parity,
         write_metadata,
     )
+    from adaptive_st.inference.onnx_cache import style_graph_of
 
     check_out_dir(args.out)
     if "onnx" in args.formats and not OPSET <= args.opset <= MAX_OPSET:
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
                          f"with antialiased Resize, {MAX_OPSET} the newest this torch writes)")
     targets = {"torchscript": args.out / "stylizer.pt", "onnx": args.out / "stylizer.onnx"}
     wanted = {f: targets[f] for f in args.formats}
-    existing = [str(p) for p in [*wanted.values(), args.out / "stylizer.json"] if p.exists()]
+    written = [*wanted.values(), *([style_graph_of(wanted["onnx"])] if "onnx" in wanted else []),
+               args.out / "stylizer.json"]
+    existing = [str(p) for p in written if p.exists()]
     if existing and not args.overwrite:
         raise FileExistsError(f"refusing to overwrite {', '.join(existing)}; pass --overwrite or another --out")
     model = load_stylizer(args.checkpoint, use_ema=not args.no_ema)
@@ -70,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
         export_torchscript(model, wanted["torchscript"])
     if "onnx" in wanted:
         export_onnx(model, wanted["onnx"], args.opset)
-        check_opset(wanted["onnx"], args.opset)
+        for graph in (wanted["onnx"], style_graph_of(wanted["onnx"])):
+            check_opset(graph, args.opset)
     write_metadata(model, args.out / "stylizer.json")
-    for path in [*wanted.values(), args.out / "stylizer.json"]:
+    for path in written:
         print(f"wrote {path}")
     if args.no_verify:
         return 0

@@ -10,12 +10,12 @@ the last weights). A checkpoint whose weights or outputs are NaN/inf is an error
 
 Backends. ``auto`` (the default) runs the checkpoint's exported ONNX graph in ONNX Runtime without
 importing torch (a fraction of the start-up time and memory) when it is cached in
-``<checkpoint folder>/.onnx_cache/`` and the options allow: one style per output, whole images (no --tile
+``<checkpoint folder>/.onnx_cache/`` and the options allow: whole images (no --tile
 N, none over 2048 px), CPU fp32, λ given or not per image. Otherwise it runs torch, and afterwards exports
 the graph once (if the model can be exported), so the next run is lean; ADAPTIVE_ST_AUTO_EXPORT=0 turns
 that export off. ``torch`` always runs eager PyTorch; ``onnxruntime`` always runs the graph (exporting it
 first if needed). All give the same images up to one 8-bit level. CHECKPOINT may also be a ``.onnx`` file
-written by ``adaptive-st export`` (with its ``.json`` beside it): it runs in ONNX Runtime, without torch.
+written by ``adaptive-st export`` (with its ``.style.onnx`` and ``.json`` beside it): it runs in ONNX Runtime, without torch.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the last (live) G and S instead of the EMA the checkpoint holds when trained with it")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="what runs G∘S: auto (the cached ONNX graph without torch when the options allow, else "
-                        "torch), eager PyTorch, or ONNX Runtime (CPU, fp32, one style per output, no tiling)")
+                        "torch), eager PyTorch, or ONNX Runtime (CPU, fp32, no tiling)")
     p.add_argument("--onnx-cache", type=Path,
                    help="folder of the exported graphs (default: <ckpt folder>/.onnx_cache, else ~/.cache/adaptive_st)")
     p.add_argument("--vgg-path", type=Path, help="VGG weights for per-image λ, replacing the checkpoint's saved path")

@@ -6,9 +6,8 @@ and colour matching) and G, tiled when the image is large.
 :class:`OnnxStyleTransfer` (``stylize --backend onnxruntime``) runs G∘S in ONNX Runtime on the graph
 ``adaptive-st export`` writes (cached by ``onnx_cache.cached_onnx``). Everything around G∘S (reading images,
 the training-style crop of the style image, λ, colour preservation) is the torch engine's, so both
-backends give the same numbers up to float rounding (tests/inference checks 1e-4). What the exported graph
-cannot do is refused rather than approximated: style mixing (the graph encodes one style), tiling,
-fp16/bf16 and CUDA.
+backends give the same numbers up to float rounding (tests/inference checks 1e-4). What the exported graphs
+cannot do is refused rather than approximated: tiling, fp16/bf16 and CUDA.
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from adaptive_st.inference.model import (
     default_condition,
     per_image_lambda,
 )
+from adaptive_st.inference.onnx_cache import style_graph_of
 from adaptive_st.inference.tiling import (
     BLEND,
     default_overlap,
@@ -204,8 +204,8 @@ def import_onnxruntime() -> Any:
 
 
 class OnnxStyleTransfer(StyleTransfer):
-    """:class:`StyleTransfer` whose G∘S runs in ONNX Runtime (CPU); styles are kept as the preprocessed
-    style image the graph encodes, so a folder still prepares each style once."""
+    """:class:`StyleTransfer` whose S and G run in ONNX Runtime (CPU): the style graph encodes each style once
+    (mixes are the weighted mean of codes, as in torch), the stylizer graph renders each photo."""
 
     def __init__(self, model: LoadedModel, onnx_path: Path, threads: int | None = None,
                  vgg_path: str | Path | None = None) -> None:
@@ -217,27 +217,35 @@ class OnnxStyleTransfer(StyleTransfer):
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         self.onnx_path = Path(onnx_path)
+        spec = export_spec(model)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.style_session = ort.InferenceSession(str(style_graph_of(self.onnx_path)), options,
+                                                  providers=["CPUExecutionProvider"])
         names = [i.name for i in self.session.get_inputs()]
-        expected = list(export_spec(model).input_names)
-        if names != expected:
-            raise CheckpointError(f"{onnx_path}: graph inputs {names} do not match this checkpoint's "
-                                  f"{expected}; delete the file (it is re-exported)")
+        style_names = [i.name for i in self.style_session.get_inputs()]
+        if names != list(spec.graph_inputs) or style_names != [spec.style_input]:
+            raise CheckpointError(f"{onnx_path}: graph inputs {names} and {style_names} do not match this "
+                                  f"checkpoint's {list(spec.graph_inputs)} and {[spec.style_input]}; delete the "
+                                  "file (it is re-exported)")
         self._input_names = names
+        self._style_input = spec.style_input
+
+    def _codes(self, feeds: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
+        codes = torch.cat([torch.from_numpy(self.style_session.run(None, {self._style_input: f.numpy()})[0])
+                           for f in feeds])
+        if len(codes) == 1:
+            return codes
+        w = torch.tensor(list(weights) if weights is not None else [1.0] * len(codes)).reshape(-1, 1)
+        return (w * codes).sum(0, keepdim=True) / w.sum().clamp_min(1e-8)
 
     def _encode(self, images: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
-        if len(images) != 1:
-            raise ConditionError("--backend onnxruntime takes one style per output (the exported graph encodes a "
-                                 "single style image); mix styles with --backend torch")
         load_size, crop = self.model.train_crop
-        return center_crop_like_training(images[0], load_size, crop).unsqueeze(0)
+        return self._codes([center_crop_like_training(im, load_size, crop).unsqueeze(0) for im in images], weights)
 
     def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> Style:
         self._check_ids(ids, weights)
-        if len(ids) != 1:
-            raise ConditionError("--backend onnxruntime takes one style id per output; mix styles with "
-                                 "--backend torch")
-        return Style(name, torch.tensor(list(ids), dtype=torch.long), [], None)
+        code = self._codes([torch.tensor([i], dtype=torch.long) for i in ids], weights)
+        return Style(name, code, [], None if weights is None else list(weights))
 
     def _run(self, x: Tensor, code: Tensor, cond: Tensor | None, options: StylizeOptions) -> Tensor:
         if options.tile:
@@ -245,8 +253,7 @@ class OnnxStyleTransfer(StyleTransfer):
                                  "--tile auto/0, or --backend torch for tiling")
         h, w = x.shape[-2:]
         padded = pad_to_multiple(x.unsqueeze(0).float(), min_side=self._min_side)  # 1×1, 3×5000: like torch
-        feeds = {self._input_names[0]: padded.contiguous().numpy(),
-                 self._input_names[1]: code.contiguous().numpy(),
+        feeds = {self._input_names[0]: padded.contiguous().numpy(), "code": code.contiguous().numpy(),
                  "alpha": np.array([options.alpha], dtype=np.float32)}
         if self.model.conditioned:
             if cond is None:  # cannot happen: conditioned models always get a λ from default_condition

@@ -1,13 +1,16 @@
 """TorchScript and ONNX export of G∘S, and the parity check of an export against the eager model.
 
-Signature: ``(content, style, alpha[, lam]) → output`` for any H×W. The ONNX graph has batch 1 and
-symbolic H/W; the traced TorchScript accepts any batch. Both reflect-pad the content to a multiple of 8 and
+TorchScript (traced; ``torch.jit.script`` cannot compile the generators) is the whole model:
+``(content, style, alpha[, lam]) → output``, any batch. ONNX is two graphs, because a job stylizes many
+photos with one style and S can cost more than G (a VGG style encoder at 256² is ~7 GMAC, G ~5 GMAC at
+512²): ``X.style.onnx`` encodes a style once, ``style → code`` (B=1), and ``X.onnx`` renders each photo,
+``(content, code, alpha[, lam]) → output`` (B=1, symbolic H/W). Mixing styles is a weighted mean of codes,
+as in :meth:`~adaptive_st.models.Stylizer.style_code`. Both reflect-pad the content to a multiple of 8 and
 crop back, so callers need not know G's stride. Inputs: ``content`` (B,3,H,W) and ``style`` (B or 1,3,h,w)
-RGB in [0,1] (``style`` is (B,) int64 ids for embedding models), ``alpha`` (B or 1,) float, and for
+RGB in [0,1] (``style_id``: (B,) int64 ids for embedding models), ``alpha`` (B or 1,) float, and for
 λ-conditioned models ``lam`` (B or 1,) float > 0. A per-image model's λ needs VGG pair features, which are
-not exported: pass λ. TorchScript is traced (``torch.jit.script`` cannot compile the generators); ONNX uses
-the ``torch.export`` based exporter, the one that handles the antialiased resize of the style encoder and
-symbolic H/W.
+not exported: pass λ. ONNX uses the ``torch.export`` based exporter, the one that handles the antialiased
+resize of the style encoder and symbolic H/W.
 
 ``stylize`` caches its ONNX graphs with these functions (``inference.onnx_cache``): exported once per
 checkpoint and weight set, with :func:`export_spec`'s metadata as a JSON sidecar, and checked against the
@@ -30,7 +33,7 @@ from torch import Tensor, nn
 
 from adaptive_st.inference import OPSET  # Resize with antialias needs opset 18
 from adaptive_st.inference.model import CheckpointError, LoadedModel, NonFiniteError, default_condition
-from adaptive_st.inference.onnx_cache import SIDECAR_FORMAT
+from adaptive_st.inference.onnx_cache import SIDECAR_FORMAT, style_graph_of
 from adaptive_st.inference.tiling import minimum_side
 from adaptive_st.models import Stylizer
 
@@ -38,8 +41,16 @@ from adaptive_st.models import Stylizer
 PARITY_TOLERANCE = 1e-4
 
 
+def pad8(content: Tensor) -> Tensor:
+    """Reflect-pad H and W up to a multiple of 8. (h + 7) // 8 * 8, not h + (8 - h % 8) % 8: the exporter can
+    prove the first is a multiple of 8, so a generator that checks its input's divisibility is not
+    specialised to the example's h % 8."""
+    h, w = content.shape[-2], content.shape[-1]
+    return F.pad(content, (0, (w + 7) // 8 * 8 - w, 0, (h + 7) // 8 * 8 - h), mode="reflect")
+
+
 class ExportableStylizer(nn.Module):
-    """The stylizer with padding and tensor-only inputs, ready for tracing/export."""
+    """The whole stylizer with padding and tensor-only inputs (TorchScript)."""
 
     def __init__(self, stylizer: Stylizer, conditioned: bool) -> None:
         super().__init__()
@@ -47,22 +58,53 @@ class ExportableStylizer(nn.Module):
         self.conditioned = conditioned
 
     def forward(self, content: Tensor, style: Tensor, alpha: Tensor, lam: Tensor | None = None) -> Tensor:
-        h, w = content.shape[-2], content.shape[-1]
-        # (h + 7) // 8 * 8, not h + (8 - h % 8) % 8: the exporter can prove the first is a multiple of 8, so a
-        # generator that checks its input's divisibility is not specialised to the example's h % 8.
-        x = F.pad(content, (0, (w + 7) // 8 * 8 - w, 0, (h + 7) // 8 * 8 - h), mode="reflect")
-        out = self.stylizer(x, style, alpha, lam if self.conditioned else None)
-        return out[..., :h, :w]
+        out = self.stylizer(pad8(content), style, alpha, lam if self.conditioned else None)
+        return out[..., : content.shape[-2], : content.shape[-1]]
+
+
+class ExportableRenderer(nn.Module):
+    """The ONNX stylizer graph: a prepared style code and one photo → the output."""
+
+    def __init__(self, stylizer: Stylizer, conditioned: bool) -> None:
+        super().__init__()
+        self.stylizer = stylizer
+        self.conditioned = conditioned
+
+    def forward(self, content: Tensor, code: Tensor, alpha: Tensor, lam: Tensor | None = None) -> Tensor:
+        cond = lam if self.conditioned else None
+        params = self.stylizer.style_generator.modulation(code, cond)
+        out = self.stylizer.generator(pad8(content), params, self.stylizer.alpha_for(alpha, cond))
+        return out[..., : content.shape[-2], : content.shape[-1]]
+
+
+class ExportableStyleEncoder(nn.Module):
+    """The ONNX style graph: a style image (or id) → its code."""
+
+    def __init__(self, stylizer: Stylizer) -> None:
+        super().__init__()
+        self.stylizer = stylizer
+
+    def forward(self, style: Tensor) -> Tensor:
+        return self.stylizer.style_generator.encode(style)
 
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """Names and example inputs of the exported signature."""
+    """Names and example inputs of the exported signatures: the whole model's (TorchScript) and the two ONNX
+    graphs' (``graph_inputs``: the stylizer graph, whose ``code`` comes from the style graph's one input)."""
 
     input_names: tuple[str, ...]
     example: tuple[Tensor, ...]
     metadata: dict[str, Any]
     style_sides: tuple[int, int] = (16, 16384)  # the range of style H and W the graph is exported for
+
+    @property
+    def graph_inputs(self) -> tuple[str, ...]:
+        return (self.input_names[0], "code", *self.input_names[2:])
+
+    @property
+    def style_input(self) -> str:
+        return self.input_names[1]
 
 
 def style_example_sides(model: LoadedModel) -> tuple[int, tuple[int, int]]:
@@ -98,6 +140,8 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         lam_default = float(getattr(model.policy, "inference_lambda", 1.0))
         example.append(torch.tensor([lam_default]))
         lam_range = [getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)]
+    with torch.no_grad():
+        code_dim = int(_style_module(model)(style).shape[-1])
     lam_default = None
     if model.conditioned and not model.per_image:
         lam_default = float(default_condition(model, None).reshape(-1)[0])  # type: ignore[union-attr]
@@ -107,7 +151,10 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         "weights": model.weights,
         "weights_label": model.weights_label,
         "policy": model.policy_name,
-        "inputs": names,
+        "inputs": [names[0], "code", *names[2:]],      # X.onnx, the stylizer graph
+        "style_inputs": [names[1]],                    # X.style.onnx, the style graph: → code
+        "torchscript_inputs": names,
+        "code_dim": code_dim,
         "encoder_kind": model.encoder_kind,
         "conditioned": model.conditioned,
         "per_image": model.per_image,
@@ -119,6 +166,7 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         "content": "float32 (B,3,H,W) RGB in [0,1], any H, W (ONNX: B = 1; TorchScript: any B)",
         "style": "int64 (B,) style ids" if model.encoder_kind == "embedding" else
                  f"float32 (B or 1,3,h,w) RGB in [0,1], h and w in {sides[0]}..{sides[1]}",
+        "code": f"float32 (1,{code_dim}) style code: the style graph's output (a weighted mean of codes mixes styles)",
         "alpha": "float32 (B or 1,) style strength in [0,1]",
         "lam": "float32 (B or 1,) λ_style > 0" if model.conditioned else None,
         "lambda_range": lam_range,
@@ -128,9 +176,20 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
     return ExportSpec(tuple(names), tuple(example), metadata, sides)
 
 
+def _cpu_stylizer(model: LoadedModel) -> Stylizer:
+    return model.stylizer.to("cpu").to(memory_format=torch.contiguous_format).float().eval()
+
+
 def _module(model: LoadedModel) -> ExportableStylizer:
-    stylizer = model.stylizer.to("cpu").to(memory_format=torch.contiguous_format).float().eval()
-    return ExportableStylizer(stylizer, model.conditioned).eval()
+    return ExportableStylizer(_cpu_stylizer(model), model.conditioned).eval()
+
+
+def _style_module(model: LoadedModel) -> ExportableStyleEncoder:
+    return ExportableStyleEncoder(_cpu_stylizer(model)).eval()
+
+
+def _renderer(model: LoadedModel) -> ExportableRenderer:
+    return ExportableRenderer(_cpu_stylizer(model), model.conditioned).eval()
 
 
 def export_torchscript(model: LoadedModel, path: str | Path) -> Path:
@@ -148,23 +207,30 @@ def export_torchscript(model: LoadedModel, path: str | Path) -> Path:
 
 
 def export_onnx(model: LoadedModel, path: str | Path, opset: int = OPSET) -> Path:
-    """Export to ONNX with symbolic H/W for content and style."""
+    """Export the stylizer graph to ``path`` and the style graph beside it (``onnx_cache.style_graph_of``),
+    with symbolic H/W for content and style."""
     spec = export_spec(model)
     lo, hi = spec.style_sides
-    dims = {
-        # At least 16: a 4-level encoder needs 2 px at 1/8 scale; stylize pads smaller images up to G's minimum side.
-        "content": {2: torch.export.Dim("height", min=16, max=16384), 3: torch.export.Dim("width", min=16, max=16384)},
-        "style": {2: torch.export.Dim("style_height", min=lo, max=hi),
-                  3: torch.export.Dim("style_width", min=lo, max=hi)},
-    }
-    shapes = tuple(dims.get(name) for name in spec.input_names)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    content, style, *rest = spec.example
+    with torch.no_grad():
+        code = _style_module(model)(style)
+    style_dims = None
+    if spec.style_input == "style":
+        style_dims = ({2: torch.export.Dim("style_height", min=lo, max=hi),
+                       3: torch.export.Dim("style_width", min=lo, max=hi)},)
+    # At least 16: a 4-level encoder needs 2 px at 1/8 scale; stylize pads smaller images up to G's minimum side.
+    content_dims = ({2: torch.export.Dim("height", min=16, max=16384), 3: torch.export.Dim("width", min=16, max=16384)},
+                    *(None for _ in spec.graph_inputs[1:]))
+    graphs = [(_style_module(model), (style,), [spec.style_input], style_dims, style_graph_of(path)),
+              (_renderer(model), (content, code, *rest), list(spec.graph_inputs), content_dims, path)]
     try:
-        with torch.no_grad():
-            torch.onnx.export(_module(model), spec.example, str(path), input_names=list(spec.input_names),
-                              output_names=["output"], dynamic_shapes=shapes, opset_version=opset, dynamo=True,
-                              verbose=False, external_data=False)
+        for module, example, names, dims, target in graphs:
+            with torch.no_grad():
+                torch.onnx.export(module, example, str(target), input_names=names,
+                                  output_names=["code" if target != path else "output"], dynamic_shapes=dims,
+                                  opset_version=opset, dynamo=True, verbose=False, external_data=False)
     except OSError:
         raise
     except Exception as err:  # the exporter fails with many types (e.g. an op ONNX has no function for)
@@ -218,11 +284,12 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         ts = torch.jit.load(str(torchscript)) if torchscript else None
-    session = None
+    sessions = None
     if onnx:
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+        sessions = [onnxruntime.InferenceSession(str(f), providers=["CPUExecutionProvider"])
+                    for f in (style_graph_of(Path(onnx)), onnx)]
     gen = torch.Generator().manual_seed(1)
     lo, hi = spec.style_sides
     for i, (h, w) in enumerate(sizes):
@@ -240,8 +307,10 @@ def parity(model: LoadedModel, torchscript: Path | None = None, onnx: Path | Non
                                      "cannot pass — use an earlier checkpoint.")
             if ts is not None:
                 diffs["torchscript"] = max(diffs.get("torchscript", 0.0), _max_diff(ts(*inputs), ref))
-        if session is not None:
-            feeds = {n: t.numpy() for n, t in zip(spec.input_names, inputs)}
+        if sessions is not None:
+            style_session, session = sessions
+            code = style_session.run(None, {spec.style_input: inputs[1].numpy()})[0]
+            feeds = {n: t.numpy() for n, t in zip(spec.graph_inputs, inputs)} | {"code": code}
             out = torch.from_numpy(session.run(None, feeds)[0])
             diffs["onnx"] = max(diffs.get("onnx", 0.0), _max_diff(out, ref))
     return diffs

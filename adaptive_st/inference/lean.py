@@ -25,7 +25,7 @@ from PIL import Image
 
 from adaptive_st.data.images import load_rgb, pil_to_array
 from adaptive_st.inference import StylizeOptions, crop_like_training, pad_amounts, resized_shape
-from adaptive_st.inference.onnx_cache import read_sidecar, sidecar_of
+from adaptive_st.inference.onnx_cache import read_sidecar, sidecar_of, style_graph_of
 
 log = logging.getLogger(__name__)
 #: λ is fed to S as a float32 (``inference.model.LAMBDA_LIMITS``, without importing torch).
@@ -50,10 +50,15 @@ class LeanModel:
         if not path.is_file():
             raise GraphError(f"{path}: no such ONNX file")
         meta = read_sidecar(sidecar_of(path))
-        if meta is None:
-            raise GraphError(f"{path}: {sidecar_of(path).name} is missing, unreadable or from another version "
-                             "of adaptive_st; export the checkpoint again with `adaptive-st export`")
+        missing = [f.name for f in (sidecar_of(path), style_graph_of(path)) if not f.is_file()]
+        if meta is None or missing:
+            what = ", ".join(missing) or f"{sidecar_of(path).name} (unreadable or from another version of adaptive_st)"
+            raise GraphError(f"{path}: {what} missing beside it; export the checkpoint again with `adaptive-st export`")
         return cls(path, meta, path)
+
+    @property
+    def style_graph(self) -> Path:
+        return style_graph_of(self.graph)
 
     @property
     def weights_label(self) -> str:
@@ -171,16 +176,18 @@ def match_color(style: np.ndarray, content: np.ndarray, eps: float = 1e-5) -> np
 # ----------------------------------------------------------------------------------------- engine
 @dataclass
 class LeanStyle:
-    """One style for a whole folder: the graph's style input, prepared once (``image``: None for ids)."""
+    """One style (or a weighted mix) for a whole folder: its code, computed once by the style graph
+    (``images``: the style images, for colour preservation; empty for ids)."""
 
     name: str
-    feed: np.ndarray
-    image: np.ndarray | None = None
-    grey_feed: np.ndarray | None = None
+    code: np.ndarray
+    images: list[np.ndarray]
+    weights: list[float] | None = None
+    grey_code: np.ndarray | None = None
 
 
 class LeanStyleTransfer:
-    """``StyleTransfer``'s interface on the graph: one style per output, whole images, CPU, fp32."""
+    """``StyleTransfer``'s interface on the graphs: one style (or mix) per output, whole images, CPU, fp32."""
 
     def __init__(self, model: LeanModel, threads: int | None = None) -> None:
         try:
@@ -198,23 +205,33 @@ class LeanStyleTransfer:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model.graph), options, providers=["CPUExecutionProvider"])
+        self.style_session = onnxruntime.InferenceSession(str(model.style_graph), options,
+                                                          providers=["CPUExecutionProvider"])
         names = [i.name for i in self.session.get_inputs()]
-        if names != list(model.meta["inputs"]):
-            raise GraphError(f"{model.graph}: graph inputs {names} do not match its sidecar's {model.meta['inputs']}; "
-                             "export it again")
+        style_names = [i.name for i in self.style_session.get_inputs()]
+        if names != list(model.meta["inputs"]) or style_names != list(model.meta["style_inputs"]):
+            raise GraphError(f"{model.graph}: graph inputs {names} and {style_names} do not match its sidecar's "
+                             f"{model.meta['inputs']} and {model.meta['style_inputs']}; export it again")
         self.names = names
 
-    def _style_input(self, image: np.ndarray) -> np.ndarray:
-        return crop_like_training(to_uint8(image), *self.model.train_crop)[None]
+    def _codes(self, feeds: Sequence[np.ndarray], weights: Sequence[float] | None) -> np.ndarray:
+        """The (1, D) code of one style, or the weighted mean of several (``Stylizer.style_code``)."""
+        codes = np.concatenate([self.style_session.run(None, {self.model.meta["style_inputs"][0]: f})[0]
+                                for f in feeds])
+        if len(codes) == 1:
+            return codes
+        w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32).reshape(-1, 1)
+        return (w * codes).sum(0, keepdims=True) / max(float(w.sum()), 1e-8)
+
+    def _encode(self, images: Sequence[np.ndarray], weights: Sequence[float] | None) -> np.ndarray:
+        return self._codes([crop_like_training(to_uint8(im), *self.model.train_crop)[None] for im in images], weights)
 
     def style_from_images(self, images: Sequence[np.ndarray], name: str,
                           weights: Sequence[float] | None = None) -> LeanStyle:
         if self.model.meta["encoder_kind"] != "image":
             raise GraphError(f"{self.model.source}: this model has learned style ids (0..{self.model.meta['num_styles'] - 1}); "
                              "pass style ids, not images")
-        if len(images) != 1 or weights is not None:
-            raise GraphError("the exported graph encodes one style image per output; mix styles with --backend torch")
-        return LeanStyle(name, self._style_input(images[0]), images[0])
+        return LeanStyle(name, self._encode(images, weights), list(images), None if weights is None else list(weights))
 
     def style_from_ids(self, ids: Sequence[int], name: str, weights: Sequence[float] | None = None) -> LeanStyle:
         n = self.model.meta.get("num_styles") or 0
@@ -224,28 +241,27 @@ class LeanStyleTransfer:
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise GraphError(f"style ids {bad} out of range: this model has {n} styles (0..{n - 1})")
-        if len(ids) != 1 or weights is not None:
-            raise GraphError("the exported graph takes one style id per output; mix styles with --backend torch")
-        return LeanStyle(name, np.array(list(ids), dtype=np.int64))
+        return LeanStyle(name, self._codes([np.array([i], dtype=np.int64) for i in ids], weights), [],
+                         None if weights is None else list(weights))
 
     def stylize(self, content: np.ndarray, style: LeanStyle, options: StylizeOptions | None = None) -> np.ndarray:
         """(3,H,W) in [0,1] → stylized (3,H',W') float32; H',W' = H,W unless ``options.size``."""
         options = options or StylizeOptions()
         lam = self.model.check_lambda(options.lam)
         x = resize_longer_side(content, options.size)
-        feed, source = style.feed, x
+        code, source = style.code, x
         if options.preserve_color == "histogram":
-            if style.image is None:
+            if not style.images:
                 raise GraphError("preserve_color=histogram recolours style images; it does not apply to style ids")
-            feed = self._style_input(match_color(style.image, x))
+            code = self._encode([match_color(im, x) for im in style.images], style.weights)
         elif options.preserve_color == "luminance":
-            if style.image is not None and style.grey_feed is None:
-                style.grey_feed = self._style_input(to_grey(style.image))
-            feed = style.grey_feed if style.grey_feed is not None else feed
+            if style.images and style.grey_code is None:
+                style.grey_code = self._encode([to_grey(im) for im in style.images], style.weights)
+            code = style.grey_code if style.grey_code is not None else code
             source = to_grey(x)
         h, w = x.shape[-2:]
         padded = pad_to_multiple(source[None], int(self.model.meta["multiple"]), int(self.model.meta["min_side"]))
-        feeds = {self.names[0]: np.ascontiguousarray(padded, dtype=np.float32), self.names[1]: feed,
+        feeds = {self.names[0]: np.ascontiguousarray(padded, dtype=np.float32), "code": code,
                  "alpha": np.array([options.alpha], dtype=np.float32)}
         if lam is not None:
             feeds["lam"] = np.array([lam], dtype=np.float32)

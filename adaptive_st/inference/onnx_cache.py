@@ -1,7 +1,8 @@
 """The ONNX graph cache of ``stylize``: where a checkpoint's exported graph is kept, how it is found
 without importing torch, and how it is exported (and parity-checked) on first use.
 
-A graph is cached per checkpoint and weight set (EMA or live) as ``<stem>.<weights>.<key>.onnx`` with a
+A graph is cached per checkpoint and weight set (EMA or live) as ``<stem>.<weights>.<key>.onnx`` (the
+stylizer graph) and ``<stem>.<weights>.<key>.style.onnx`` (the style graph, ``export``'s docstring) with a
 JSON sidecar ``<stem>.<weights>.<key>.json`` (``export_spec(...).metadata``: inputs, λ default, training
 crop, minimum side, …), by default in ``<checkpoint folder>/.onnx_cache/`` (``~/.cache/adaptive_st/onnx``
 when that folder is read-only). The key hashes the checkpoint's path, size and mtime, the weight set, the
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 CACHE_DIRNAME = ".onnx_cache"
 #: Version of the sidecar's fields; sidecars of another version are ignored (the graph is re-exported).
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2  # 2: two graphs (style → code; content + code → output)
 
 
 def user_cache_dir() -> Path:
@@ -65,6 +66,11 @@ def cache_folders(checkpoint: Path, cache_dir: Path | None = None) -> list[Path]
 
 def sidecar_of(graph: Path) -> Path:
     return graph.with_suffix(".json")
+
+
+def style_graph_of(graph: Path) -> Path:
+    """The style graph written beside a stylizer graph: ``X.onnx`` → ``X.style.onnx``."""
+    return graph.with_suffix(".style.onnx")
 
 
 def read_sidecar(path: Path) -> dict[str, Any] | None:
@@ -114,7 +120,7 @@ def find_cached(checkpoint: Path, use_ema: bool = True, cache_dir: Path | None =
                 continue
             if meta.get("exportable") is False:
                 return CachedGraph(None, folder / f"{stem}.json", meta)
-            if (folder / f"{stem}.onnx").is_file():
+            if (folder / f"{stem}.onnx").is_file() and (folder / f"{stem}.style.onnx").is_file():
                 return CachedGraph(folder / f"{stem}.onnx", folder / f"{stem}.json", meta)
     return None
 
@@ -150,7 +156,7 @@ def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = 
     name = f"{stem}.onnx"
     folders = cache_folders(model.path, cache_dir)
     for folder in folders:
-        if (folder / name).is_file():
+        if (folder / name).is_file() and style_graph_of(folder / name).is_file():
             meta = read_sidecar(folder / f"{stem}.json")
             if meta is None or (default and not meta.get("default")):
                 with contextlib.suppress(OSError):  # a graph cached before sidecars existed
@@ -169,13 +175,15 @@ def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = 
                 raise CheckpointError(f"{model.path}: the ONNX export differs from the eager model by {diff:.2e} "
                                       f"(> {exporter.PARITY_TOLERANCE:g}); use --backend torch")
             _sidecar(model, folder, stem, default)
-            os.replace(tmp, folder / name)
+            os.replace(style_graph_of(tmp), style_graph_of(folder / name))  # the stylizer graph last: it marks
+            os.replace(tmp, folder / name)                                  # a complete entry
         except OSError as err:
             errors.append(f"{folder}: {err.strerror or err}")
             continue
         finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            for leftover in (tmp, style_graph_of(tmp)):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
         remove_stale(folder, model, stem)
         return folder / name
     raise CheckpointError(f"{model.path}: cannot write the ONNX cache ({'; '.join(errors)}); "
@@ -185,7 +193,8 @@ def cached_onnx(model: LoadedModel, cache_dir: Path | None = None, opset: int = 
 def remove_stale(folder: Path, model: LoadedModel, keep: str) -> None:
     """Graphs and sidecars of earlier versions of this checkpoint (same stem and weights, other key)."""
     for stale in folder.glob(f"{model.path.stem}.{model.weights}.*"):
-        if stale.suffix in (".onnx", ".json") and stale.name.rsplit(".", 1)[0] != keep:
+        entry = stale.name.removesuffix(".style.onnx").removesuffix(".onnx").removesuffix(".json")
+        if stale.suffix in (".onnx", ".json") and entry != keep:
             with contextlib.suppress(OSError):
                 stale.unlink()
 

@@ -41,10 +41,14 @@ def test_torchscript_and_onnx_match_eager(exported: Path, conditional_ckpt: Path
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.load(str(exported / "stylizer.pt"))
     torch.testing.assert_close(scripted(*inputs), ref, atol=1e-5, rtol=0)
+    style_graph = onnxruntime.InferenceSession(str(exported / "stylizer.style.onnx"), providers=["CPUExecutionProvider"])
     session = onnxruntime.InferenceSession(str(exported / "stylizer.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in style_graph.get_inputs()] == ["style"]
     names = [i.name for i in session.get_inputs()]
-    assert names == ["content", "style", "alpha", "lam"]
-    out = session.run(None, dict(zip(names, (t.numpy() for t in inputs))))[0]
+    assert names == ["content", "code", "alpha", "lam"]
+    code = style_graph.run(None, {"style": inputs[1].numpy()})[0]  # once per style ...
+    out = session.run(None, {"content": inputs[0].numpy(), "code": code, "alpha": inputs[2].numpy(),
+                             "lam": inputs[3].numpy()})[0]           # ... then per photo
     assert out.shape == (1, 3, h, w)
     np.testing.assert_allclose(out, ref.numpy(), atol=1e-4, rtol=0)
 
@@ -62,7 +66,8 @@ def test_exported_inputs_are_live(exported: Path, conditional_ckpt: Path):
         with torch.no_grad():
             torch.testing.assert_close(changed, eager(content, style, torch.tensor([alpha]), torch.tensor([lam])))
     meta = json.loads((exported / "stylizer.json").read_text())
-    assert meta["inputs"] == ["content", "style", "alpha", "lam"] and meta["lambda_range"] == [0.5, 50.0]
+    assert meta["inputs"] == ["content", "code", "alpha", "lam"] and meta["style_inputs"] == ["style"]
+    assert meta["torchscript_inputs"] == ["content", "style", "alpha", "lam"] and meta["lambda_range"] == [0.5, 50.0]
 
 
 def test_refuses_to_overwrite(exported: Path, conditional_ckpt: Path, capsys):

@@ -64,7 +64,8 @@ def test_first_run_is_torch_and_caches_the_graph_with_its_sidecar(first):
     found = find_cached(first.ckpt, cache_dir=first.cache)
     assert found is not None and found.graph is not None and found.sidecar == found.graph.with_suffix(".json")
     meta = found.meta
-    assert meta["weights"] == "ema" and meta["default"] and meta["inputs"] == ["content", "style", "alpha", "lam"]
+    assert meta["weights"] == "ema" and meta["default"] and meta["inputs"] == ["content", "code", "alpha", "lam"]
+    assert found.graph.with_suffix(".style.onnx").is_file() and meta["style_inputs"] == ["style"]
     assert meta["conditioned"] and meta["lambda_default"] > 0 and meta["min_side"] >= 8
     assert find_cached(first.ckpt, use_ema=False, cache_dir=first.cache) is None  # --no-ema: the live graph
 
@@ -139,12 +140,13 @@ def test_unexportable_models_keep_running_on_torch(constant_ckpt, first, tmp_pat
 
 
 def graph_copy(first: SimpleNamespace, folder: Path, poison: bool = False) -> Path:
-    """The cached graph as `adaptive-st export` lays it out (<name>.onnx + <name>.json); ``poison``: NaN
-    weights everywhere, so every output pixel is NaN."""
+    """The cached graphs as `adaptive-st export` lays them out (<name>.onnx, <name>.style.onnx, <name>.json);
+    ``poison``: NaN weights everywhere in the stylizer graph, so every output pixel is NaN."""
     found = find_cached(first.ckpt, cache_dir=first.cache)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "stylizer.onnx"
     shutil.copy(found.sidecar, target.with_suffix(".json"))
+    shutil.copy(found.graph.with_suffix(".style.onnx"), target.with_suffix(".style.onnx"))
     if not poison:
         return Path(shutil.copy(found.graph, target))
     import onnx
@@ -167,11 +169,28 @@ def test_an_exported_onnx_file_is_a_model(first, tmp_path):
         assert np.abs(pixels(first.root / "torch" / name) - pixels(tmp_path / "out" / name)).max() <= 1
     code, err = run(graph, first.contents, first.style, "--out", tmp_path / "t", "--backend", "torch")
     assert code == 1 and "runs in ONNX Runtime; use --backend auto" in err and "Traceback" not in err
-    code, err = run(graph, first.contents, first.style, first.style, "--style-weights", "1", "1", "--out", tmp_path)
-    assert code == 1 and "--style-weights: not available with an exported .onnx model" in err
+    graph.with_suffix(".style.onnx").unlink()
+    code, err = run(graph, first.contents, first.style, "--out", tmp_path / "t")
+    assert code == 1 and "stylizer.style.onnx missing beside it" in err and "Traceback" not in err
     graph.with_suffix(".json").unlink()
     code, err = run(graph, first.contents, first.style, "--out", tmp_path / "t")
-    assert code == 1 and "stylizer.json is missing" in err and "Traceback" not in err
+    assert code == 1 and "stylizer.json, stylizer.style.onnx missing" in err and "Traceback" not in err
+
+
+def test_style_mixes_on_the_graphs_match_torch(first, tmp_path):
+    """Two styles mixed 3:1 on the torch-free path: the torch path's image (codes mixed the same way)."""
+    other = first.root / "candy.png"
+    if not other.exists():
+        Image.open(first.style).transpose(Image.Transpose.FLIP_LEFT_RIGHT).rotate(90, expand=True).save(other)
+    args = (first.contents, first.style, other, "--style-weights", "3", "1", "--onnx-cache", first.cache)
+    code, err = run(first.ckpt, *args, "--out", tmp_path / "lean")
+    assert code == 0 and LEAN in err, err
+    code, err = run(first.ckpt, *args, "--out", tmp_path / "torch", "--backend", "torch")
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "torch").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "lean").iterdir()) and len(names) == 2
+    for name in names:
+        assert np.abs(pixels(tmp_path / "torch" / name) - pixels(tmp_path / "lean" / name)).max() <= 1
 
 
 def test_bad_inputs_unreadable_files_and_existing_outputs(first, tmp_path):
