@@ -184,16 +184,23 @@ def receptive_radius(generator: nn.Module) -> int:
     """Theoretical receptive-field radius (px) of a conv stack, walking modules in definition order.
 
     Assumes definition order is execution order (true for ``ContentGenerator``): strided convs coarsen the
-    grid after them, ``UpModulated`` refines it before its conv.
+    grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``).
     """
     radius, scale = 0.0, 1.0
     for module in generator.modules():
         if isinstance(module, UpModulated):
+            if module.conv_first:  # the conv still sees the coarse grid (walked here), then the bilinear
+                radius += (module.conv.kernel_size[0] // 2) * module.conv.dilation[0] * scale + scale  # reads ±1 px
             scale /= 2
-        elif isinstance(module, nn.Conv2d):
+        elif isinstance(module, nn.Conv2d) and not _conv_of_conv_first(generator, module):
             radius += (module.kernel_size[0] // 2) * module.dilation[0] * scale
             scale *= module.stride[0]
     return int(radius)
+
+
+def _conv_of_conv_first(generator: nn.Module, conv: nn.Module) -> bool:
+    """Whether ``conv`` belongs to a ``conv_first`` :class:`UpModulated` (walked with it, at the coarse scale)."""
+    return any(isinstance(m, UpModulated) and m.conv_first and m.conv is conv for m in generator.modules())
 
 
 def default_overlap(generator: nn.Module, blend: int = 16) -> int:
@@ -212,7 +219,11 @@ def minimum_side(generator: nn.Module, multiple: int = MULTIPLE) -> int:
     need, scale = float(multiple), 1.0
     for module in generator.modules():
         if isinstance(module, UpModulated):
+            if module.conv_first and module.conv.padding_mode == "reflect":  # padded on the coarse grid
+                need = max(need, (module.conv.kernel_size[0] // 2 + 1) * scale)
             scale /= 2
+        elif isinstance(module, nn.Conv2d) and _conv_of_conv_first(generator, module):
+            continue
         elif isinstance(module, nn.ReflectionPad2d):
             need = max(need, (max(module.padding) + 1) * scale)
         elif isinstance(module, nn.Conv2d):
