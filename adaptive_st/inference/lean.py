@@ -173,6 +173,23 @@ def match_color(style: np.ndarray, content: np.ndarray, eps: float = 1e-5) -> np
     return np.clip(out.reshape(style.shape).astype(np.float32), 0, 1)
 
 
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Why: the style graph's scratch buffers, freed after it ran, would otherwise stay resident under the
+    stylizer graph's arena for the rest of the job (measured: ~60 MB of a ~290 MB peak at 512²)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return
+    if trim is not None:
+        trim(0)
+
+
 # ----------------------------------------------------------------------------------------- engine
 @dataclass
 class LeanStyle:
@@ -205,6 +222,9 @@ class LeanStyleTransfer:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model.graph), options, providers=["CPUExecutionProvider"])
+        # The style graph runs once per style: without the arena its buffers go back to the allocator instead of
+        # staying reserved beside the stylizer's (a VGG style encoder at 256²: ~130 MB more peak RSS with it).
+        options.enable_cpu_mem_arena = False
         self.style_session = onnxruntime.InferenceSession(str(model.style_graph), options,
                                                           providers=["CPUExecutionProvider"])
         names = [i.name for i in self.session.get_inputs()]
@@ -218,6 +238,7 @@ class LeanStyleTransfer:
         """The (1, D) code of one style, or the weighted mean of several (``Stylizer.style_code``)."""
         codes = np.concatenate([self.style_session.run(None, {self.model.meta["style_inputs"][0]: f})[0]
                                 for f in feeds])
+        release_free_memory()
         if len(codes) == 1:
             return codes
         w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32).reshape(-1, 1)
