@@ -124,6 +124,21 @@ def test_a_time_budget_stops_the_run_and_fits_the_decay_into_the_batches_it_allo
     assert rates[::2] == pytest.approx([lr_g * lr_scale(b + 1, 12, 0.5, 0.1) for b in range(12)])
 
 
+class WarmingClock(BatchClock):
+    """Three seconds per batch for the first four batches (caches filling), then one."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.now += 3.0 if int(pl_module.train_step) < 4 else 1.0
+
+
+def test_the_horizon_follows_the_recent_rate_not_the_slow_start(compose_cfg):
+    """30 s: 4 batches take 12 s, the other 18 s allow 18 more. Measured from the start (batches/s since the
+    warm-up: 8 in 12 s at batch 10) the run would plan 18 batches and stop 4 s early; the later half's rate
+    (1/s) plans all 22."""
+    _, budget, module = fit_on_clock(compose_cfg(*TINY, *BUDGET, "minutes=0.5"), WarmingClock())
+    assert budget.horizon == module.lr_horizon == 22 and int(module.train_step) == 22
+
+
 def test_the_budget_is_a_hard_limit_and_batches_an_upper_bound(compose_cfg):
     slow = BatchClock(seconds_per_batch=5.0)  # 12 s: the third batch ends past the budget (checked every 2)
     _, _, module = fit_on_clock(compose_cfg(*TINY, *BUDGET), slow)
