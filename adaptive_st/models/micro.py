@@ -1,12 +1,13 @@
-"""The light model: micro encoders and dual modulation, no VGG at inference (after MicroAST, Wang et al.
-AAAI'23), trained on the quality model's objective.
+"""The light model: micro encoders and dual modulation, no VGG on the photo path (after MicroAST, Wang et al.
+AAAI'23), trained on the quality model's objective or distilled from the quality model.
 
 Why this design: the quality model needs a VGG pass and a covariance eigendecomposition per image, about
 2 s per 512² image on a CPU. Here both encoders are a few small convolutions, and the style still enters
 as *statistics* (channel mean and std of the style encoder's features at every level), which is what
 lets a feed-forward model handle paintings it never saw:
 
-* **S** (:class:`MicroStyle`): style image → micro encoder → per-level (mean, std) = the style code →
+* **S** (:class:`MicroStyle`): style image → micro encoder (or, ``encoder="vgg"``, the frozen VGG: run once per
+  style, it generalises to unseen paintings from pretrained statistics) → per-level (mean, std) = the style code →
   (a) AdaIN targets for the content features at every level, and (b) an MLP from the code to (γ, β) of
   every decoder normalisation ("dual modulation"). An optional λ condition joins the MLP's input.
 * **G** (:class:`MicroGenerator`): content → micro encoder → AdaIN of each level to the style's
