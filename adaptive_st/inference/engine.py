@@ -32,6 +32,7 @@ from adaptive_st.inference.images import (
     resize_longer_side,
     to_grey,
 )
+from adaptive_st.inference.lean import encode_styles
 from adaptive_st.inference.model import (
     CheckpointError,
     ConditionError,
@@ -231,12 +232,8 @@ class OnnxStyleTransfer(StyleTransfer):
         self._style_input = spec.style_input
 
     def _codes(self, feeds: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
-        codes = torch.cat([torch.from_numpy(self.style_session.run(None, {self._style_input: f.numpy()})[0])
-                           for f in feeds])
-        if len(codes) == 1:
-            return codes
-        w = torch.tensor(list(weights) if weights is not None else [1.0] * len(codes)).reshape(-1, 1)
-        return (w * codes).sum(0, keepdim=True) / w.sum().clamp_min(1e-8)
+        return torch.from_numpy(encode_styles(self.style_session, self._style_input, [f.numpy() for f in feeds],
+                                              weights))
 
     def _encode(self, images: Sequence[Tensor], weights: Sequence[float] | None) -> Tensor:
         load_size, crop = self.model.train_crop

@@ -190,6 +190,18 @@ def release_free_memory() -> None:
         trim(0)
 
 
+def encode_styles(session: Any, input_name: str, feeds: Sequence[np.ndarray],
+                  weights: Sequence[float] | None) -> np.ndarray:
+    """The style graph's (1, D) code of one style, or the weighted mean of several (``Stylizer.style_code``);
+    shared by the torch-free and the onnxruntime engines."""
+    codes = np.concatenate([session.run(None, {input_name: f})[0] for f in feeds])
+    release_free_memory()
+    if len(codes) == 1:
+        return codes
+    w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32).reshape(-1, 1)
+    return (w * codes).sum(0, keepdims=True) / max(float(w.sum()), 1e-8)
+
+
 # ----------------------------------------------------------------------------------------- engine
 @dataclass
 class LeanStyle:
@@ -235,14 +247,7 @@ class LeanStyleTransfer:
         self.names = names
 
     def _codes(self, feeds: Sequence[np.ndarray], weights: Sequence[float] | None) -> np.ndarray:
-        """The (1, D) code of one style, or the weighted mean of several (``Stylizer.style_code``)."""
-        codes = np.concatenate([self.style_session.run(None, {self.model.meta["style_inputs"][0]: f})[0]
-                                for f in feeds])
-        release_free_memory()
-        if len(codes) == 1:
-            return codes
-        w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32).reshape(-1, 1)
-        return (w * codes).sum(0, keepdims=True) / max(float(w.sum()), 1e-8)
+        return encode_styles(self.style_session, self.model.meta["style_inputs"][0], feeds, weights)
 
     def _encode(self, images: Sequence[np.ndarray], weights: Sequence[float] | None) -> np.ndarray:
         return self._codes([crop_like_training(to_uint8(im), *self.model.train_crop)[None] for im in images], weights)
