@@ -186,21 +186,21 @@ def receptive_radius(generator: nn.Module) -> int:
     Assumes definition order is execution order (true for ``ContentGenerator``): strided convs coarsen the
     grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``).
     """
-    radius, scale = 0.0, 1.0
+    radius, scale, coarse = 0.0, 1.0, _coarse_convs(generator)
     for module in generator.modules():
         if isinstance(module, UpModulated):
             if module.conv_first:  # the conv still sees the coarse grid (walked here), then the bilinear
                 radius += (module.conv.kernel_size[0] // 2) * module.conv.dilation[0] * scale + scale  # reads ±1 px
             scale /= 2
-        elif isinstance(module, nn.Conv2d) and not _conv_of_conv_first(generator, module):
+        elif isinstance(module, nn.Conv2d) and id(module) not in coarse:
             radius += (module.kernel_size[0] // 2) * module.dilation[0] * scale
             scale *= module.stride[0]
     return int(radius)
 
 
-def _conv_of_conv_first(generator: nn.Module, conv: nn.Module) -> bool:
-    """Whether ``conv`` belongs to a ``conv_first`` :class:`UpModulated` (walked with it, at the coarse scale)."""
-    return any(isinstance(m, UpModulated) and m.conv_first and m.conv is conv for m in generator.modules())
+def _coarse_convs(generator: nn.Module) -> set[int]:
+    """ids of the convs of ``conv_first`` :class:`UpModulated` stages (walked with their stage, at the coarse scale)."""
+    return {id(m.conv) for m in generator.modules() if isinstance(m, UpModulated) and m.conv_first}
 
 
 def default_overlap(generator: nn.Module, blend: int = 16) -> int:
@@ -216,13 +216,13 @@ def minimum_side(generator: nn.Module, multiple: int = MULTIPLE) -> int:
     side is about H/s, so H must reach (p + 1)·s. Walked like :func:`receptive_radius`; upsampling done
     functionally (``F.interpolate`` in a forward) is not seen, which only over-estimates (pads more).
     """
-    need, scale = float(multiple), 1.0
+    need, scale, coarse = float(multiple), 1.0, _coarse_convs(generator)
     for module in generator.modules():
         if isinstance(module, UpModulated):
             if module.conv_first and module.conv.padding_mode == "reflect":  # padded on the coarse grid
                 need = max(need, (module.conv.kernel_size[0] // 2 + 1) * scale)
             scale /= 2
-        elif isinstance(module, nn.Conv2d) and _conv_of_conv_first(generator, module):
+        elif isinstance(module, nn.Conv2d) and id(module) in coarse:
             continue
         elif isinstance(module, nn.ReflectionPad2d):
             need = max(need, (max(module.padding) + 1) * scale)
