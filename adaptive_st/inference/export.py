@@ -62,13 +62,8 @@ class ExportableStylizer(nn.Module):
         return out[..., : content.shape[-2], : content.shape[-1]]
 
 
-class ExportableRenderer(nn.Module):
+class ExportableRenderer(ExportableStylizer):
     """The ONNX stylizer graph: a prepared style code and one photo → the output."""
-
-    def __init__(self, stylizer: Stylizer, conditioned: bool) -> None:
-        super().__init__()
-        self.stylizer = stylizer
-        self.conditioned = conditioned
 
     def forward(self, content: Tensor, code: Tensor, alpha: Tensor, lam: Tensor | None = None) -> Tensor:
         cond = lam if self.conditioned else None
