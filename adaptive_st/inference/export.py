@@ -135,8 +135,7 @@ def export_spec(model: LoadedModel, height: int = 100, width: int = 140) -> Expo
         lam_default = float(getattr(model.policy, "inference_lambda", 1.0))
         example.append(torch.tensor([lam_default]))
         lam_range = [getattr(model.policy, "lambda_min", None), getattr(model.policy, "lambda_max", None)]
-    with torch.no_grad():
-        code_dim = int(_style_module(model)(style).shape[-1])
+    code_dim = int(model.stylizer.style_generator.style_dim)  # every S declares its code size
     lam_default = None
     if model.conditioned and not model.per_image:
         lam_default = float(default_condition(model, None).reshape(-1)[0])  # type: ignore[union-attr]

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 # Defaults for ``tile=None`` ("auto") and the statistics thumbnail live in the torch-free package core.
 from adaptive_st.inference import DEFAULT_STATS_SIZE, MULTIPLE
+from adaptive_st.models.feature_transform import ContentStatistics
 from adaptive_st.models.layers import AdaIN, UpModulated, modulate
 
 #: Width of the linear cross-fade between neighbouring tiles (px).
@@ -162,16 +163,37 @@ class _StatsAdaIN(nn.Module):
         return modulate(x, mean, std, gamma, beta, alpha)
 
 
+class _SharedContentStats(nn.Module):
+    """Wraps the quality model's :class:`ContentStatistics`: records the (mean, covariance) it whitens with,
+    or returns the replayed ones (in call order)."""
+
+    def __init__(self, inner: ContentStatistics, store: StatsStore) -> None:
+        super().__init__()
+        self.inner = inner
+        self.store = store
+
+    def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
+        if self.store.mode == "record":
+            stats = self.inner(f)
+            self.store.stats.append(stats)
+            return stats
+        return self.store.next()
+
+
 @contextlib.contextmanager
 def shared_statistics(generator: nn.Module) -> Iterator[StatsStore]:
-    """Temporarily route every AdaIN of ``generator`` through a :class:`StatsStore` (restored on exit)."""
+    """Temporarily route every per-image statistic of ``generator`` (AdaIN's mean/std, the quality model's
+    whitening mean/covariance) through a :class:`StatsStore` (restored on exit)."""
     store = StatsStore()
-    swapped: list[tuple[nn.Module, str, AdaIN]] = []
+    swapped: list[tuple[nn.Module, str, nn.Module]] = []
     for module in list(generator.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, AdaIN):
                 swapped.append((module, name, child))
                 setattr(module, name, _StatsAdaIN(child, store))
+            elif isinstance(child, ContentStatistics):
+                swapped.append((module, name, child))
+                setattr(module, name, _SharedContentStats(child, store))
     try:
         yield store
     finally:
@@ -184,8 +206,12 @@ def receptive_radius(generator: nn.Module) -> int:
     """Theoretical receptive-field radius (px) of a conv stack, walking modules in definition order.
 
     Assumes definition order is execution order (true for ``ContentGenerator``): strided convs coarsen the
-    grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``).
+    grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``). A generator
+    for which that does not hold declares its own ``receptive_radius``.
     """
+    declared = getattr(generator, "receptive_radius", None)
+    if declared is not None:
+        return int(declared)
     radius, scale, coarse = 0.0, 1.0, _coarse_convs(generator)
     for module in generator.modules():
         if isinstance(module, UpModulated):

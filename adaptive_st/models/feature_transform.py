@@ -68,10 +68,11 @@ def colouring(mean: Tensor, cov: Tensor, transform: str) -> tuple[Tensor, Tensor
 
 
 def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str,
-                       alpha: float | Tensor = 1.0) -> Tensor:
+                       alpha: float | Tensor = 1.0, content_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Give content features ``f`` (B, C, H, W) the style's mean and covariance (WCT) or mean/std (AdaIN).
 
-    Whitening uses the content's own covariance, computed here in float32. Whitening, colouring, the
+    Whitening uses the content's own mean and covariance (``content_stats``, else computed here) in
+    float32. Whitening, colouring, the
     style's mean and the ``alpha`` blend are one affine map per image, ``A·f + b`` (C×C for WCT, diagonal
     for AdaIN), applied in a single pass over the features: at 512² the features are the big tensors, the
     matrices are small.
@@ -79,7 +80,7 @@ def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str
     with fp32_region(f):
         x = f.float()
         b, c, h, w = x.shape
-        mean_c, cov_c = channel_mean_cov(x)
+        mean_c, cov_c = channel_mean_cov(x) if content_stats is None else (t.float() for t in content_stats)
         a = None
         if not (isinstance(alpha, float) and alpha == 1.0):
             a = torch.as_tensor(alpha, dtype=x.dtype, device=x.device).reshape(-1, 1)
@@ -99,6 +100,18 @@ def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str
                 scale, shift = a * scale + (1 - a), a * shift
             out = torch.addcmul(shift[..., None, None], x, scale[..., None, None])
     return out.to(f.dtype)
+
+
+class ContentStatistics(nn.Module):
+    """The content features' channel mean and covariance, which the transform whitens with.
+
+    A module of its own so that tiled inference can measure them once on a thumbnail of the whole image
+    and share them across tiles (``inference.tiling.shared_statistics``): a tile whitened with its own
+    statistics gets its own tone, and the seams show.
+    """
+
+    def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
+        return channel_mean_cov(f)
 
 
 class FeatureStatsStyle(nn.Module):
@@ -228,6 +241,7 @@ class FeatureTransformGenerator(nn.Module):
         self.extra2 = nn.ModuleList(_conv(2 * width, 2 * width) for _ in range(depth - 1))
         self.extra1 = nn.ModuleList(_conv(width, width) for _ in range(depth - 1))
         self.coarse = nn.Sequential(*(_Residual(2 * width) for _ in range(coarse_blocks)))  # empty: old keys
+        self.content_stats = ContentStatistics()  # no parameters: checkpoints keep their keys
 
     @property
     def modulation_dims(self) -> list[int]:
@@ -237,10 +251,19 @@ class FeatureTransformGenerator(nn.Module):
     def last_layer(self) -> nn.Parameter:
         return self.to_rgb.weight
 
+    @property
+    def receptive_radius(self) -> int:
+        """Receptive-field radius of an output pixel (px), which sets tiled inference's overlap. Declared
+        rather than walked: the decoder upsamples functionally, which a walk over modules cannot see."""
+        radius = 13                                              # VGG to relu3_1: 3×3 convs and 2×2 pools
+        radius += 4 * (1 + len(self.extra3) + 2 * len(self.coarse)) + 4  # 3×3 convs at 1/4, nearest ×2
+        radius += 2 * (2 + len(self.extra2)) + 2                 # at 1/2, nearest ×2
+        return radius + 2 + len(self.extra1)                     # at full resolution
+
     def transformed(self, feats: Mapping[str, Tensor], params: ModParams,
                     alpha: float | Tensor = 1.0) -> dict[str, Tensor]:
         """The stylised features the decoder inverts (also the AdaIN-style content target)."""
-        return {k: transform_features(feats[k], mean, colour, self.transform, alpha)
+        return {k: transform_features(feats[k], mean, colour, self.transform, alpha, self.content_stats(feats[k]))
                 for k, (mean, colour) in zip(LEVELS, params, strict=True)}
 
     def decode(self, t: Mapping[str, Tensor]) -> Tensor:

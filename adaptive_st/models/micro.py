@@ -85,13 +85,14 @@ class MicroStyle(nn.Module):
             level targets: a pretrained statistic generalises to paintings never seen in training, at the
             cost of a VGG pass over the style image only). ``pretrained``/``vgg_weights``/``hub_dir``: as
             for the quality model (the VGG weights are saved in checkpoints).
+        strength_slope: (λ-conditioned) the initial k of the style strength α(λ) = sigmoid(k·log λ + b).
     """
 
     encoder_kind = "image"
 
     def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
                  image_size: int | None = 512, encoder: str = "micro", pretrained: bool = True,
-                 vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
+                 vgg_weights: str | None = None, hub_dir: str | None = None, strength_slope: float = 1.0) -> None:
         super().__init__()
         self.levels = level_channels(width)
         dims = list(modulation_dims)
@@ -107,8 +108,8 @@ class MicroStyle(nn.Module):
             # λ → style strength α = sigmoid(k·log λ + b) at every AdaIN site (α=0: the content's own
             # statistics). Why: the AdaIN levels carry most of the stylization and take the style code
             # unconditioned, so λ through the decoder MLP alone barely moved the output (a λ sweep of
-            # 1.5…60 changed the held-out style distance by 0.3 %). Init k=1, b=0: α = λ/(1+λ).
-            self.lambda_gate = nn.Parameter(torch.tensor([1.0, 0.0]))
+            # 1.5…60 changed the held-out style distance by 0.3 %). Init k=strength_slope, b=0: α = λᵏ/(1+λᵏ).
+            self.lambda_gate = nn.Parameter(torch.tensor([float(strength_slope), 0.0]))
         self.image_size = image_size
         #: With the VGG encoder, training hands S the style statistics its loss already computed.
         self.reads_feature_stats = encoder == "vgg"

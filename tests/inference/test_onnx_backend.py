@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -89,6 +90,14 @@ def test_mixed_styles_match_eager(engines, images: Path):
     assert float((mixed.code - single.code).abs().max()) > 1e-3  # the second style does take part
     out, ref = ort.stylize(content, mixed_ort), eager.stylize(content, mixed)
     assert float((out - ref).abs().max()) <= PARITY_TOLERANCE
+
+
+def test_the_sidecar_declares_the_code_the_style_graph_returns(engines, ckpt_copy: Path, images: Path):
+    """`code_dim` comes from S's declared ``style_dim`` (no style pass at export): it must be the graph's."""
+    _, ort = engines
+    code = ort.style_from_images([resize_longer_side(read_image(images / "style" / "candy.jpg"), 96)], "c").code
+    sidecar = json.loads(cached_onnx(load_stylizer(ckpt_copy)).with_suffix(".json").read_text())
+    assert code.shape == (1, sidecar["code_dim"])
 
 
 def test_exporter_failures_are_summarised_in_one_line():

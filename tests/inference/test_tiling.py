@@ -10,7 +10,16 @@ import torch
 import torch.nn.functional as F
 
 from adaptive_st.inference import StyleTransfer, StylizeOptions, load_stylizer, read_image, resolve_runtime
-from adaptive_st.inference.tiling import axis_spans, axis_weights, default_overlap, modulate, receptive_radius
+from adaptive_st.inference.tiling import (
+    axis_spans,
+    axis_weights,
+    default_overlap,
+    modulate,
+    receptive_radius,
+    run_tiled,
+    shared_statistics,
+)
+from adaptive_st.models import FeatureStatsStyle, FeatureTransformGenerator
 from adaptive_st.models.layers import AdaIN
 
 
@@ -66,3 +75,19 @@ def test_default_overlap_follows_the_receptive_field(engine: StyleTransfer):
     g = engine.model.stylizer.generator
     assert receptive_radius(g) == 15 + 16 * len(g.blocks)
     assert default_overlap(g) >= 2 * receptive_radius(g) and default_overlap(g) % 8 == 0
+
+
+def test_the_quality_model_tiles_with_the_whole_images_whitening_statistics():
+    """WCT whitens with the content's covariance: tiles share the whole image's, so tiling changes nothing."""
+    torch.manual_seed(0)
+    g = FeatureTransformGenerator(width=8, depth=2, coarse_blocks=1, pretrained=False).eval()
+    params = FeatureStatsStyle(g.modulation_dims, pretrained=False)(torch.rand(1, 3, 64, 64))
+    x = F.interpolate(torch.rand(1, 3, 12, 16), size=(192, 256), mode="bilinear")  # smooth, like a photo
+    with torch.no_grad():
+        whole = g(x, params)
+        assert float(whole.std()) > 0.02  # not saturated: the comparison means something
+        with shared_statistics(g) as store:
+            tiled = run_tiled(lambda t: g(t, params), x, store, tile=160, overlap=default_overlap(g), stats_size=256)
+        own = g(x[..., :, :160], params)  # one tile whitened with its own statistics: another tone
+    assert (tiled - whole).abs().max() < 1e-4
+    assert (own - whole[..., :, :160]).abs().mean() > 10 * (tiled - whole).abs().mean()
