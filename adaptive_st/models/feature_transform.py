@@ -30,6 +30,9 @@ from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
 from adaptive_st.models.layers import image_range
 
 LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
+#: The output colour stage's "level": the RGB pixels themselves (``colour_match``).
+RGB = "rgb"
+_RGB_EPS = 1e-3  # added to RGB covariances (pixel variances are ~1e-2): whitening a grey image stays bounded
 TRANSFORMS = ("wct", "adain")
 ModParams = list[tuple[Tensor, Tensor]]
 _INDEX_LIMIT = 2**31 - 1
@@ -102,6 +105,35 @@ def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str
     return out.to(f.dtype)
 
 
+def rgb_colouring(mean: Tensor, cov: Tensor) -> tuple[Tensor, Tensor]:
+    """The colour stage's modulation from the style image's RGB mean (B,3) and covariance: (mean, Cholesky factor)."""
+    eye = torch.eye(3, dtype=cov.dtype, device=cov.device)
+    return mean, torch.linalg.cholesky(cov.float() + _RGB_EPS * eye)
+
+
+def colour_transfer(image: Tensor, mean_s: Tensor, chol_s: Tensor, strength: float | Tensor,
+                    image_stats: tuple[Tensor, Tensor]) -> Tensor:
+    """Give ``image`` (B,3,H,W) the style's RGB mean and covariance, blended by ``strength``.
+
+    Whitening and colouring both by Cholesky factors, ``L_s·L_x⁻¹``: unlike the eigen-decomposition of
+    the VGG levels, its gradient stays finite when two colour variances coincide (a grey output), and the
+    stage is trained through.
+    """
+    with fp32_region(image):
+        x = image.float()
+        b, c, h, w = x.shape
+        mean_x, cov_x = (t.float() for t in image_stats)
+        chol_x = torch.linalg.cholesky(cov_x + _RGB_EPS * torch.eye(c, dtype=x.dtype, device=x.device))
+        matrix = chol_s.float() @ torch.linalg.solve_triangular(chol_x, torch.eye(c, dtype=x.dtype, device=x.device)
+                                                                .expand(b, c, c), upper=False)
+        shift = mean_s.float() - (matrix @ mean_x[..., None])[..., 0]
+        a = torch.as_tensor(strength, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        eye = torch.eye(c, dtype=x.dtype, device=x.device)
+        matrix = a[..., None] * matrix + (1 - a[..., None]) * eye
+        out = torch.baddbmm((a * shift)[..., None], matrix.expand(b, c, c), x.reshape(b, c, h * w))
+    return out.reshape(b, c, h, w).to(image.dtype)
+
+
 class ContentStatistics(nn.Module):
     """The content features' channel mean and covariance, which the transform whitens with.
 
@@ -138,9 +170,12 @@ class FeatureStatsStyle(nn.Module):
         self.transform = transform
         self.image_size = image_size
         self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
-        self.channels = [LAYER_CHANNELS[k] for k in LEVELS]
+        vgg = [LAYER_CHANNELS[k] for k in LEVELS]
+        # A generator with the output colour stage asks for one more level: the style image's RGB statistics.
+        self.levels = (*LEVELS, RGB) if list(modulation_dims) == [*vgg, 3] else LEVELS
+        self.channels = [*vgg, 3] if RGB in self.levels else vgg
         if modulation_dims and list(modulation_dims) != self.channels:
-            raise ValueError(f"FeatureStatsStyle modulates VGG levels with {self.channels} channels; the "
+            raise ValueError(f"FeatureStatsStyle modulates VGG levels with {vgg} channels (+ 3 for RGB); the "
                              f"generator asks for {list(modulation_dims)}: pair it with FeatureTransformGenerator")
         self.modulation_dims = list(self.channels)
         self.style_dim = sum(c + c * c for c in self.channels)
@@ -152,11 +187,12 @@ class FeatureStatsStyle(nn.Module):
             style = F.interpolate(style, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
         with torch.no_grad():
             feats = self.encoder(style, LEVELS)
-        return {k: channel_mean_cov(feats[k]) for k in LEVELS}
+        return {k: channel_mean_cov(feats[k]) for k in LEVELS} | {RGB: channel_mean_cov(style)}
 
     def code_from_stats(self, stats: Stats) -> Tensor:
         """Flatten per-level statistics into one code (B, style_dim)."""
-        return torch.cat([torch.cat([stats[k][0].float(), stats[k][1].float().flatten(1)], 1) for k in LEVELS], 1)
+        return torch.cat([torch.cat([stats[k][0].float(), stats[k][1].float().flatten(1)], 1)
+                          for k in self.levels], 1)
 
     def encode(self, style: Tensor) -> Tensor:
         return self.code_from_stats(self.stats(style))
@@ -164,10 +200,10 @@ class FeatureStatsStyle(nn.Module):
     def modulation(self, code: Tensor, cond: Tensor | None = None) -> ModParams:
         out: ModParams = []
         offset = 0
-        for c in self.channels:
+        for k, c in zip(self.levels, self.channels, strict=True):
             mean = code[:, offset : offset + c]
             cov = code[:, offset + c : offset + c + c * c].reshape(-1, c, c)
-            out.append(colouring(mean, cov, self.transform))
+            out.append(rgb_colouring(mean, cov) if k == RGB else colouring(mean, cov, self.transform))
             offset += c + c * c
         return out
 
@@ -214,11 +250,15 @@ class FeatureTransformGenerator(nn.Module):
         coarse_blocks: residual blocks at 1/4 resolution (relu3_1) before the first upsampling. Each
             widens the receptive field by 16 pixels (long strokes) for 1/16 of a full-resolution
             conv's cost.
+        colour_match: strength of an output colour stage that gives the decoded image the style image's
+            RGB mean and covariance (:func:`colour_transfer`, trained through; 0 = none). Why: the
+            decoder leaves part of the colour statistics unmatched, and they are most of relu1_1's Gram.
         pretrained: load the VGG weights (training); ``False`` builds the architecture for checkpoints.
     """
 
     def __init__(self, transform: str = "wct", width: int = 64, depth: int = 1, coarse_blocks: int = 0,
-                 pretrained: bool = True, vgg_weights: str | None = None, hub_dir: str | None = None) -> None:
+                 pretrained: bool = True, vgg_weights: str | None = None, hub_dir: str | None = None,
+                 colour_match: float = 0.0) -> None:
         super().__init__()
         if transform not in TRANSFORMS:
             raise ValueError(f"model.generator.transform={transform!r}: expected one of {TRANSFORMS}")
@@ -228,7 +268,10 @@ class FeatureTransformGenerator(nn.Module):
             raise ValueError(f"model.generator.depth={depth} must be >= 1")
         if coarse_blocks < 0:
             raise ValueError(f"model.generator.coarse_blocks={coarse_blocks} must be >= 0")
+        if not 0.0 <= colour_match <= 1.0:
+            raise ValueError(f"model.generator.colour_match={colour_match} must be in [0, 1]")
         self.transform = transform
+        self.colour_match = float(colour_match)
         self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
         c1, c2, c3 = (LAYER_CHANNELS[k] for k in LEVELS)
         self.dec3 = _conv(c3, 2 * width)
@@ -245,7 +288,7 @@ class FeatureTransformGenerator(nn.Module):
 
     @property
     def modulation_dims(self) -> list[int]:
-        return [LAYER_CHANNELS[k] for k in LEVELS]
+        return [LAYER_CHANNELS[k] for k in LEVELS] + ([3] if self.colour_match else [])
 
     @property
     def last_layer(self) -> nn.Parameter:
@@ -264,9 +307,20 @@ class FeatureTransformGenerator(nn.Module):
                     alpha: float | Tensor = 1.0) -> dict[str, Tensor]:
         """The stylised features the decoder inverts (also the AdaIN-style content target)."""
         return {k: transform_features(feats[k], mean, colour, self.transform, alpha, self.content_stats(feats[k]))
-                for k, (mean, colour) in zip(LEVELS, params, strict=True)}
+                for k, (mean, colour) in zip(LEVELS, params[: len(LEVELS)], strict=True)}
 
-    def decode(self, t: Mapping[str, Tensor]) -> Tensor:
+    def decode(self, t: Mapping[str, Tensor], params: ModParams | None = None, alpha: float | Tensor = 1.0) -> Tensor:
+        """The stylised features → RGB in [0, 1], then the colour stage (with ``params``' RGB level)."""
+        out = self._decode(t)
+        if not self.colour_match:
+            return out
+        if params is None or len(params) != len(self.modulation_dims):
+            raise ValueError("this generator has a colour stage: decode needs the modulation with its RGB level")
+        mean, chol = params[-1]
+        strength = self.colour_match * (alpha if isinstance(alpha, Tensor) else float(alpha))
+        return image_range(colour_transfer(out, mean, chol, strength, self.content_stats(out)), self.training)
+
+    def _decode(self, t: Mapping[str, Tensor]) -> Tensor:
         h = self.coarse(_stack(F.relu(self.dec3(t["relu3_1"])), self.extra3))
         h = F.interpolate(h, size=t["relu2_1"].shape[-2:], mode="nearest")
         h = _stack(F.relu(self.dec2a(torch.cat([h, t["relu2_1"].to(h.dtype)], 1))), self.extra2)
@@ -280,8 +334,8 @@ class FeatureTransformGenerator(nn.Module):
         """``x`` (B,3,H,W) in [0,1], H and W multiples of 4; ``feats``: its VGG features if already computed."""
         if x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"FeatureTransformGenerator needs H and W divisible by 4, got {tuple(x.shape[-2:])}")
-        if len(params) != len(LEVELS):
-            raise ValueError(f"expected {len(LEVELS)} (mean, colouring) pairs, got {len(params)}")
+        if len(params) != len(self.modulation_dims):
+            raise ValueError(f"expected {len(self.modulation_dims)} (mean, colouring) pairs, got {len(params)}")
         chunk = max(1, _INDEX_LIMIT // ((self.to_rgb.in_channels + LAYER_CHANNELS["relu1_1"]) * x[0, 0].numel()))
         if feats is None and x.shape[0] > chunk:
             # Big batches of big images: convolutions and padding index with 32-bit integers, so the
@@ -294,4 +348,4 @@ class FeatureTransformGenerator(nn.Module):
         if feats is None:
             with torch.no_grad():
                 feats = self.encoder(x, LEVELS)
-        return self.decode(self.transformed(feats, params, alpha))
+        return self.decode(self.transformed(feats, params, alpha), params, alpha)

@@ -12,9 +12,10 @@ import torch
 from torch import Tensor, nn
 
 from adaptive_st.losses import PerceptualLoss
+from adaptive_st.losses.feature_stats import channel_mean_cov
 from adaptive_st.losses.perceptual import content_loss, style_stats
 from adaptive_st.models import Stylizer
-from adaptive_st.models.feature_transform import LEVELS, colouring, transform_features
+from adaptive_st.models.feature_transform import LEVELS, RGB, colouring, transform_features
 from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 from adaptive_st.training.distributed import rank_mean
@@ -51,17 +52,19 @@ class TrainingSteps:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
         if self.perceptual.content_target == "stylized":
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
+        def measure(images: Tensor) -> dict[str, tuple[Tensor, Tensor]]:  # + the pixels' own, for a colour stage
+            return style_stats(self.perceptual.features(images, layers), layers) | {RGB: channel_mean_cov(images)}
+
         if not (self.cache_style_targets and "style_index" in batch):
-            return style_stats(self.perceptual.features(style, layers), layers)
+            return measure(style)
         keys = [int(i) for i in batch.get("style_key", batch["style_index"]).tolist()]
         missing = sorted({k for k in keys if k not in self._style_cache})
         if missing:
-            rows = [keys.index(k) for k in missing]
-            fresh = style_stats(self.perceptual.features(style[rows], layers), layers)
+            fresh = measure(style[[keys.index(k) for k in missing]])
             for j, k in enumerate(missing):
                 self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
         return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
-                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in layers}
+                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in (*layers, RGB)}
 
     def _stylize_for_loss(self, batch: Mapping[str, Tensor], content: Tensor, c_feats: Mapping[str, Tensor],
                           s_stats: Mapping[str, Any], cond: Tensor | None) -> tuple[Tensor, Mapping[str, Tensor]]:
@@ -223,8 +226,9 @@ def decode_from_loss_features(stylizer: Stylizer, c_feats: Mapping[str, Tensor],
     """(output, its stylised features) of a feature-statistics model (G and S on the loss's own VGG, see
     :func:`shares_vgg`) from the loss's content features and style statistics: no VGG pass of its own."""
     s, g = stylizer.style_generator, stylizer.generator
-    stylized = g.transformed(c_feats, s.modulation(s.code_from_stats(s_stats), cond))
-    return g.decode(stylized), stylized
+    params = s.modulation(s.code_from_stats(s_stats), cond)
+    stylized = g.transformed(c_feats, params)
+    return g.decode(stylized, params), stylized
 
 
 def shares_vgg(net: nn.Module, perceptual: PerceptualLoss) -> bool:

@@ -77,10 +77,12 @@ def test_default_overlap_follows_the_receptive_field(engine: StyleTransfer):
     assert default_overlap(g) >= 2 * receptive_radius(g) and default_overlap(g) % 8 == 0
 
 
-def test_the_quality_model_tiles_with_the_whole_images_whitening_statistics():
-    """WCT whitens with the content's covariance: tiles share the whole image's, so tiling changes nothing."""
+@pytest.mark.parametrize("colour_match", [0.0, 0.5])
+def test_the_quality_model_tiles_with_the_whole_images_whitening_statistics(colour_match: float):
+    """WCT whitens with the content's covariance (and the colour stage with the output's): tiles share the
+    whole image's, so tiling changes nothing."""
     torch.manual_seed(0)
-    g = FeatureTransformGenerator(width=8, depth=2, coarse_blocks=1, pretrained=False).eval()
+    g = FeatureTransformGenerator(width=8, depth=2, coarse_blocks=1, pretrained=False, colour_match=colour_match).eval()
     params = FeatureStatsStyle(g.modulation_dims, pretrained=False)(torch.rand(1, 3, 64, 64))
     x = F.interpolate(torch.rand(1, 3, 12, 16), size=(192, 256), mode="bilinear")  # smooth, like a photo
     with torch.no_grad():

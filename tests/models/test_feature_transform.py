@@ -9,7 +9,14 @@ from adaptive_st.losses import PerceptualLoss, VGGFeatures
 from adaptive_st.losses.feature_stats import channel_mean_cov
 from adaptive_st.losses.perceptual import gram_style_loss, meanstd_style_loss, style_stats
 from adaptive_st.models import FeatureStatsStyle, FeatureTransformGenerator, Stylizer
-from adaptive_st.models.feature_transform import LEVELS, colouring, matrix_power_sym, transform_features
+from adaptive_st.models.feature_transform import (
+    LEVELS,
+    colour_transfer,
+    colouring,
+    matrix_power_sym,
+    rgb_colouring,
+    transform_features,
+)
 from adaptive_st.models.layers import image_range
 
 
@@ -149,7 +156,7 @@ def test_big_batches_are_split_under_the_32_bit_index_limit(monkeypatch):
     whole = g(x, params, alpha=torch.linspace(0.2, 1.0, 5))
     monkeypatch.setattr(ft, "_INDEX_LIMIT", (8 + 64) * 16 * 16 * 2)  # two samples per call
     calls = []
-    monkeypatch.setattr(g, "decode", lambda t, f=g.decode: calls.append(t["relu1_1"].shape[0]) or f(t))
+    monkeypatch.setattr(g, "decode", lambda t, *a, f=g.decode: calls.append(t["relu1_1"].shape[0]) or f(t, *a))
     chunked = g(x, params, alpha=torch.linspace(0.2, 1.0, 5))
     assert calls == [2, 2, 1]
     torch.testing.assert_close(chunked, whole, atol=2e-4, rtol=1e-4)  # batched vs per-chunk eigh
@@ -179,3 +186,43 @@ def test_coarse_blocks_start_as_the_plain_decoder_and_widen_its_receptive_field(
     assert reach[1] > reach[0]
     with pytest.raises(ValueError, match="coarse_blocks"):
         FeatureTransformGenerator(coarse_blocks=-1, pretrained=False)
+
+
+def test_the_colour_stage_gives_the_output_the_style_images_rgb_statistics():
+    torch.manual_seed(0)
+    image, style = torch.rand(2, 3, 32, 32) * 0.5 + 0.2, torch.rand(2, 3, 40, 40) ** 2
+    mean_s, cov_s = channel_mean_cov(style)
+    params = rgb_colouring(mean_s, cov_s)
+    full = colour_transfer(image, *params, 1.0, channel_mean_cov(image))
+    mean_o, cov_o = channel_mean_cov(full)
+    torch.testing.assert_close(mean_o, mean_s, atol=1e-5, rtol=0)
+    # Matched up to the regulariser (1e-3 on variances of ~2e-2): 10× closer than the image's own.
+    assert (cov_o - cov_s).abs().max() * 10 < (channel_mean_cov(image)[1] - cov_s).abs().max()
+    torch.testing.assert_close(colour_transfer(image, *params, 0.0, channel_mean_cov(image)), image)
+    half = colour_transfer(image, *params, torch.tensor([0.5, 0.5]), channel_mean_cov(image))
+    torch.testing.assert_close(half, 0.5 * image + 0.5 * full, atol=1e-5, rtol=0)
+    # A grey output (equal colour variances) is where an eigen-decomposition's gradient blows up: not this one.
+    grey = torch.rand(2, 1, 16, 16).expand(2, 3, 16, 16).clone().requires_grad_()
+    colour_transfer(grey, *params, 1.0, channel_mean_cov(grey)).square().sum().backward()
+    assert torch.isfinite(grey.grad).all() and grey.grad.abs().sum() > 0
+
+
+def test_a_generator_with_the_colour_stage_asks_s_for_the_rgb_level_and_trains_through_it():
+    torch.manual_seed(0)
+    g = FeatureTransformGenerator(width=8, pretrained=False, colour_match=0.5)
+    s = FeatureStatsStyle(g.modulation_dims, pretrained=False)
+    assert g.modulation_dims == [64, 128, 256, 3] and s.style_dim == FeatureStatsStyle(pretrained=False).style_dim + 12
+    content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    out = g.train()(content, s(style))
+    assert out.shape == content.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    out.mean().backward()
+    assert g.dec1a.weight.grad.abs().sum() > 0
+    plain = FeatureTransformGenerator(width=8, pretrained=False)
+    plain.load_state_dict(g.state_dict())  # the stage has no parameters: the same checkpoint keys
+    with torch.no_grad():
+        code = Stylizer(g, s).style_code(style)
+        raw = plain.eval()(content, s.modulation(code)[:3])
+        torch.testing.assert_close(g.eval()(content, s.modulation(code), alpha=1.0),
+                                   colour_transfer(raw, *s.modulation(code)[3], 0.5, channel_mean_cov(raw)).clamp(0, 1))
+    with pytest.raises(ValueError, match="colour_match"):
+        FeatureTransformGenerator(colour_match=1.5, pretrained=False)
