@@ -105,10 +105,39 @@ def transform_features(f: Tensor, mean_s: Tensor, colour: Tensor, transform: str
     return out.to(f.dtype)
 
 
+def cholesky3(cov: Tensor) -> Tensor:
+    """Lower Cholesky factors of batched 3×3 SPD matrices (…,3,3), in closed form.
+
+    Elementwise arithmetic only, so the colour stage exports to ONNX (which has no Cholesky) and runs in the
+    torch-free engine. The square roots' arguments are clamped: a matrix made SPD by adding ``_RGB_EPS·I``
+    stays finite under rounding.
+    """
+    tiny = 1e-12
+    a = cov.float()
+    l11 = a[..., 0, 0].clamp_min(tiny).sqrt()
+    l21, l31 = a[..., 1, 0] / l11, a[..., 2, 0] / l11
+    l22 = (a[..., 1, 1] - l21 * l21).clamp_min(tiny).sqrt()
+    l32 = (a[..., 2, 1] - l31 * l21) / l22
+    l33 = (a[..., 2, 2] - l31 * l31 - l32 * l32).clamp_min(tiny).sqrt()
+    zero = torch.zeros_like(l11)
+    return torch.stack([l11, zero, zero, l21, l22, zero, l31, l32, l33], -1).reshape(a.shape)
+
+
+def tril3_inverse(chol: Tensor) -> Tensor:
+    """Inverse of batched lower-triangular 3×3 matrices, in closed form (ONNX-exportable, like :func:`cholesky3`)."""
+    l11, l21, l22 = chol[..., 0, 0], chol[..., 1, 0], chol[..., 1, 1]
+    l31, l32, l33 = chol[..., 2, 0], chol[..., 2, 1], chol[..., 2, 2]
+    i11, i22, i33 = 1 / l11, 1 / l22, 1 / l33
+    zero = torch.zeros_like(l11)
+    return torch.stack([i11, zero, zero,
+                        -l21 * i11 * i22, i22, zero,
+                        (l21 * l32 - l22 * l31) * i11 * i22 * i33, -l32 * i22 * i33, i33], -1).reshape(chol.shape)
+
+
 def rgb_colouring(mean: Tensor, cov: Tensor) -> tuple[Tensor, Tensor]:
     """The colour stage's modulation from the style image's RGB mean (B,3) and covariance: (mean, Cholesky factor)."""
-    eye = torch.eye(3, dtype=cov.dtype, device=cov.device)
-    return mean, torch.linalg.cholesky(cov.float() + _RGB_EPS * eye)
+    eye = torch.eye(3, dtype=torch.float32, device=cov.device)
+    return mean, cholesky3(cov.float() + _RGB_EPS * eye)
 
 
 def colour_transfer(image: Tensor, mean_s: Tensor, chol_s: Tensor, strength: float | Tensor,
@@ -117,18 +146,16 @@ def colour_transfer(image: Tensor, mean_s: Tensor, chol_s: Tensor, strength: flo
 
     Whitening and colouring both by Cholesky factors, ``L_s·L_x⁻¹``: unlike the eigen-decomposition of
     the VGG levels, its gradient stays finite when two colour variances coincide (a grey output), and the
-    stage is trained through.
+    stage is trained through. Closed-form 3×3 algebra (:func:`cholesky3`), so the light model exports with it.
     """
     with fp32_region(image):
         x = image.float()
         b, c, h, w = x.shape
         mean_x, cov_x = (t.float() for t in image_stats)
-        chol_x = torch.linalg.cholesky(cov_x + _RGB_EPS * torch.eye(c, dtype=x.dtype, device=x.device))
-        matrix = chol_s.float() @ torch.linalg.solve_triangular(chol_x, torch.eye(c, dtype=x.dtype, device=x.device)
-                                                                .expand(b, c, c), upper=False)
+        eye = torch.eye(c, dtype=x.dtype, device=x.device)
+        matrix = chol_s.float() @ tril3_inverse(cholesky3(cov_x + _RGB_EPS * eye))
         shift = mean_s.float() - (matrix @ mean_x[..., None])[..., 0]
         a = torch.as_tensor(strength, dtype=x.dtype, device=x.device).reshape(-1, 1)
-        eye = torch.eye(c, dtype=x.dtype, device=x.device)
         matrix = a[..., None] * matrix + (1 - a[..., None]) * eye
         out = torch.baddbmm((a * shift)[..., None], matrix.expand(b, c, c), x.reshape(b, c, h * w))
     return out.reshape(b, c, h, w).to(image.dtype)

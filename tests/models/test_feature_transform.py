@@ -226,3 +226,17 @@ def test_a_generator_with_the_colour_stage_asks_s_for_the_rgb_level_and_trains_t
                                    colour_transfer(raw, *s.modulation(code)[3], 0.5, channel_mean_cov(raw)).clamp(0, 1))
     with pytest.raises(ValueError, match="colour_match"):
         FeatureTransformGenerator(colour_match=1.5, pretrained=False)
+
+
+def test_closed_form_cholesky_and_triangular_inverse_match_linalg():
+    """The colour stage's 3×3 algebra is elementwise (it exports to ONNX): it must agree with LAPACK, also on
+    the nearly singular covariance of a grey image."""
+    from adaptive_st.models.feature_transform import cholesky3, tril3_inverse
+
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 500)
+    x[3] = x[3, :1]  # grey: rank 1 before the regulariser
+    cov = x @ x.transpose(1, 2) / 500 + 1e-3 * torch.eye(3)
+    chol = cholesky3(cov)
+    torch.testing.assert_close(chol, torch.linalg.cholesky(cov), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(tril3_inverse(chol) @ chol, torch.eye(3).expand(4, 3, 3), atol=1e-4, rtol=0)

@@ -9,9 +9,10 @@ from adaptive_st.models import MicroGenerator, MicroStyle, Stylizer
 from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
 
 
-def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False) -> tuple[MicroGenerator, MicroStyle]:
+def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False,
+         colour_match: float = 0.0) -> tuple[MicroGenerator, MicroStyle]:
     torch.manual_seed(0)
-    g = MicroGenerator(width=width, conv_first=conv_first)
+    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match)
     return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim)
 
 
@@ -143,13 +144,13 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling():
     assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("conv_first", [False, True])
-def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first):
+@pytest.mark.parametrize(("conv_first", "colour_match"), [(False, 0.0), (True, 0.0), (True, 0.5)])
+def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     import onnxruntime
 
-    g, s = pair(conv_first=conv_first)
+    g, s = pair(conv_first=conv_first, colour_match=colour_match)
     stylizer = Stylizer(g, s).eval()
 
     class Graph(torch.nn.Module):
@@ -171,3 +172,38 @@ def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first):
     with torch.no_grad():
         want = graph(content2, style)
     assert torch.allclose(torch.from_numpy(got), want, atol=1e-4)
+
+
+def test_the_colour_stage_gives_the_output_the_styles_rgb_statistics_and_tiles_exactly():
+    """colour_match: S appends the style image's RGB mean and covariance to the code (the heads never read
+    them), G's output gets them (at strength 1, up to the 1e-3 regulariser), and tiles share the whole
+    output's statistics."""
+    from adaptive_st.inference.tiling import default_overlap, run_tiled, shared_statistics
+    from adaptive_st.losses.feature_stats import channel_mean_cov
+
+    g, s = pair(colour_match=1.0)
+    plain = MicroStyle(MicroGenerator(width=8).modulation_dims, width=8)
+    assert g.modulation_dims[-1] == 3 and s.colour and not plain.colour
+    assert s.style_dim == plain.style_dim + 12
+    style = torch.rand(1, 3, 48, 48) * torch.tensor([0.9, 0.5, 0.2]).reshape(1, 3, 1, 1)
+    code = s.encode(style)
+    mean_s, cov_s = channel_mean_cov(style)
+    torch.testing.assert_close(code[:, -12:], torch.cat([mean_s, cov_s.flatten(1)], 1))
+    other = code.clone()
+    other[:, -12:] = torch.cat([torch.full((1, 3), 0.5), 0.02 * torch.eye(3).flatten()[None]], 1)
+    a, b = s.modulation(code), s.modulation(other)
+    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a[:-1], b[:-1], strict=True))
+    assert not torch.equal(a[-1][1], b[-1][1])
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 16), size=(192, 256), mode="bilinear")
+    with torch.no_grad():
+        out = g.train()(x, a)  # unclamped: the stage's own result
+        mean_o, cov_o = channel_mean_cov(out)
+        torch.testing.assert_close(mean_o, mean_s, atol=1e-4, rtol=0)
+        assert (cov_o - cov_s).abs().max() < 2e-3 < (channel_mean_cov(x)[1] - cov_s).abs().max()
+        g.eval()
+        whole = g(x, a)
+        with shared_statistics(g) as store:
+            tiled = run_tiled(lambda t: g(t, a), x, store, tile=160, overlap=default_overlap(g), stats_size=256)
+    assert float(whole.std()) > 0.02 and (tiled - whole).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="colour_match"):
+        MicroGenerator(colour_match=-0.1)
