@@ -35,7 +35,8 @@ from adaptive_st.models.feature_transform import (
     LEVELS,
     RGB,
     ContentStatistics,
-    colour_transfer,
+    colour_stage,
+    colour_strengths,
     frozen_vgg,
     rgb_colouring,
 )
@@ -229,16 +230,16 @@ class MicroGenerator(nn.Module):
             covariance (the quality model's :func:`~adaptive_st.models.feature_transform.colour_transfer`,
             trained through; 0 = none). Why: matched after the fact it closed 2–4 points more of the held-out
             style distance, at a 3×3 matrix per image.
+        colour_match_at_inference: the stage's strength in eval mode; ``None``: as in training
+            (:func:`~adaptive_st.models.feature_transform.colour_strengths`).
     """
 
     def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False,
-                 colour_match: float = 0.0) -> None:
+                 colour_match: float = 0.0, colour_match_at_inference: float | None = None) -> None:
         super().__init__()
         if width < 4 or n_res_blocks < 0:
             raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
-        if not 0.0 <= colour_match <= 1.0:
-            raise ValueError(f"model.generator.colour_match={colour_match} must be in [0, 1]")
-        self.colour_match = float(colour_match)
+        self.colour_match, self.colour_match_at_inference = colour_strengths(colour_match, colour_match_at_inference)
         self.output_stats = ContentStatistics()  # the output's RGB statistics (shared across tiles); no parameters
         c = level_channels(width)
         self.encoder = MicroEncoder(width)
@@ -261,7 +262,11 @@ class MicroGenerator(nn.Module):
     def modulation_dims(self) -> list[int]:
         """The encoder levels (AdaIN'd to the style's statistics), then every decoder AdaIN site in order."""
         return [*level_channels(self.refine.conv.in_channels), *(d for m in self.modulated for d in m.modulation_dims),
-                *([3] if self.colour_match else [])]
+                *([3] if self.has_colour_stage else [])]
+
+    @property
+    def has_colour_stage(self) -> bool:
+        return max(self.colour_match, self.colour_match_at_inference) > 0
 
     @property
     def last_layer(self) -> nn.Parameter:
@@ -285,10 +290,9 @@ class MicroGenerator(nn.Module):
             h = up(h, params[i : i + 1], alpha) + skip
             i += 1
         out = self.to_rgb(self.refine(h))
-        if self.colour_match:
-            mean, chol = params[-1]
-            out = colour_transfer(out, mean, chol, self.colour_match * (alpha if isinstance(alpha, Tensor) else
-                                                                        float(alpha)), self.output_stats(out))
+        if self.has_colour_stage:
+            strength = self.colour_match if self.training else self.colour_match_at_inference
+            out = colour_stage(out, params[-1], strength, alpha, self.output_stats)
         out = out if self.training else out.clamp(0, 1)
         if blend:
             a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)

@@ -226,6 +226,18 @@ def test_a_generator_with_the_colour_stage_asks_s_for_the_rgb_level_and_trains_t
                                    colour_transfer(raw, *s.modulation(code)[3], 0.5, channel_mean_cov(raw)).clamp(0, 1))
     with pytest.raises(ValueError, match="colour_match"):
         FeatureTransformGenerator(colour_match=1.5, pretrained=False)
+    # Trained at half strength, matched fully at inference (and validation): eval mode runs the other strength.
+    full = FeatureTransformGenerator(width=8, pretrained=False, colour_match=0.5, colour_match_at_inference=1.0)
+    full.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(full.eval()(content, s.modulation(code)),
+                                   colour_transfer(raw, *s.modulation(code)[3], 1.0, channel_mean_cov(raw)).clamp(0, 1))
+        torch.testing.assert_close(full.train()(content, s.modulation(code)), g.train()(content, s.modulation(code)))
+    with pytest.raises(ValueError, match="colour_match_at_inference"):
+        FeatureTransformGenerator(colour_match=0.5, colour_match_at_inference=2.0, pretrained=False)
+    # Off in training, on at inference: the stage exists (S gives the RGB level) and is the identity in training.
+    late = FeatureTransformGenerator(width=8, pretrained=False, colour_match=0.0, colour_match_at_inference=1.0)
+    assert late.modulation_dims == g.modulation_dims
 
 
 def test_closed_form_cholesky_and_triangular_inverse_match_linalg():
