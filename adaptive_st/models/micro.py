@@ -290,9 +290,9 @@ class MicroGenerator(nn.Module):
             h = up(h, params[i : i + 1], alpha) + skip
             i += 1
         out = self.to_rgb(self.refine(h))
-        if self.has_colour_stage:
-            strength = self.colour_match if self.training else self.colour_match_at_inference
-            out = colour_stage(out, params[-1], strength, alpha, self.output_stats)
+        if self.has_colour_stage:  # (``strength`` above is the output blend's: not this one)
+            colour = self.colour_match if self.training else self.colour_match_at_inference
+            out = colour_stage(out, params[-1], colour, alpha, self.output_stats)
         out = out if self.training else out.clamp(0, 1)
         if blend:
             a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)

@@ -90,10 +90,12 @@ def test_lambda_sets_the_style_strength_at_every_adain_site():
         torch.testing.assert_close(stylizer(content, style, alpha=0.5, cond=cond), expected, atol=1e-6, rtol=1e-5)
 
 
-def test_alpha_of_an_unconditioned_model_blends_with_the_photo():
+@pytest.mark.parametrize("colour_match", [0.0, 0.5])
+def test_alpha_of_an_unconditioned_model_blends_with_the_photo(colour_match):
     """Trained at α = 1 only, the light model's AdaIN sites cannot keep part of their own statistics (at α = 0.3
-    a trained model's activations reached 1e5 and its output saturated): α blends the output with the photo."""
-    g, s = pair()
+    a trained model's activations reached 1e5 and its output saturated): α blends the output with the photo,
+    also with the output colour stage (whose own strength must not replace α in the blend)."""
+    g, s = pair(colour_match=colour_match)
     stylizer = Stylizer(g, s).eval()
     assert g.output_alpha
     content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
