@@ -161,28 +161,6 @@ def colour_transfer(image: Tensor, mean_s: Tensor, chol_s: Tensor, strength: flo
     return out.reshape(b, c, h, w).to(image.dtype)
 
 
-def colour_strengths(colour_match: float, at_inference: float | None) -> tuple[float, float]:
-    """The output colour stage's (training, inference) strengths, validated; ``at_inference=None``: the same.
-
-    Why two: trained with a full match, the decoder leaves colour to the stage and paints flatter (held-out
-    Gram closed 86.6 %); trained at half strength it keeps painting colour and texture itself, and the full
-    match at inference then closes 90.8 % (0.5 at inference: 86.1 %). Validation runs the inference strength.
-    """
-    for name, value in (("colour_match", colour_match), ("colour_match_at_inference", at_inference)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ValueError(f"model.generator.{name}={value} must be in [0, 1]")
-    return float(colour_match), float(colour_match if at_inference is None else at_inference)
-
-
-def colour_stage(image: Tensor, modulation: tuple[Tensor, Tensor], strength: float, alpha: float | Tensor,
-                 stats: nn.Module) -> Tensor:
-    """Apply the output colour stage (the modulation's RGB level) at ``strength`` × the style strength ``alpha``;
-    ``stats`` measures the image (a :class:`ContentStatistics`, so tiles share the whole image's)."""
-    mean, chol = modulation
-    return colour_transfer(image, mean, chol, strength * (alpha if isinstance(alpha, Tensor) else float(alpha)),
-                           stats(image))
-
-
 class ContentStatistics(nn.Module):
     """The content features' channel mean and covariance, which the transform whitens with.
 
@@ -193,6 +171,39 @@ class ContentStatistics(nn.Module):
 
     def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
         return channel_mean_cov(f)
+
+
+class ColourStage(nn.Module):
+    """The output colour stage: gives an image the style image's RGB mean and covariance (:func:`colour_transfer`).
+
+    Two strengths, ``colour_match`` in training and ``at_inference`` in eval mode (``stylize``, validation;
+    ``None``: the same). Why two: trained with a full match, the decoder leaves colour to the stage and paints
+    flatter (held-out Gram closed 86.6 %); trained at half strength it keeps painting colour and texture itself,
+    and the full match at inference then closes 90.8 % (0.5 at inference: 86.1 %). The image's statistics go
+    through a :class:`ContentStatistics`, so tiles share the whole image's. No parameters: checkpoints keep
+    their keys.
+    """
+
+    def __init__(self, colour_match: float = 0.0, at_inference: float | None = None) -> None:
+        super().__init__()
+        for name, value in (("colour_match", colour_match), ("colour_match_at_inference", at_inference)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"model.generator.{name}={value} must be in [0, 1]")
+        self.colour_match = float(colour_match)
+        self.at_inference = float(colour_match if at_inference is None else at_inference)
+        self.stats = ContentStatistics()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether G has the stage (and S must give its RGB level)."""
+        return max(self.colour_match, self.at_inference) > 0
+
+    def forward(self, image: Tensor, modulation: tuple[Tensor, Tensor], alpha: float | Tensor = 1.0) -> Tensor:
+        """``image`` with the modulation's RGB level at the current strength × the style strength ``alpha``."""
+        mean, chol = modulation
+        strength = self.colour_match if self.training else self.at_inference
+        return colour_transfer(image, mean, chol, strength * (alpha if isinstance(alpha, Tensor) else float(alpha)),
+                               self.stats(image))
 
 
 class FeatureStatsStyle(nn.Module):
@@ -303,7 +314,7 @@ class FeatureTransformGenerator(nn.Module):
             RGB mean and covariance (:func:`colour_transfer`, trained through; 0 = none). Why: the
             decoder leaves part of the colour statistics unmatched, and they are most of relu1_1's Gram.
         colour_match_at_inference: the stage's strength in eval mode (``stylize``, validation); ``None``: as
-            in training (see :func:`colour_strengths`).
+            in training (see :class:`ColourStage`).
         pretrained: load the VGG weights (training); ``False`` builds the architecture for checkpoints.
     """
 
@@ -320,7 +331,7 @@ class FeatureTransformGenerator(nn.Module):
         if coarse_blocks < 0:
             raise ValueError(f"model.generator.coarse_blocks={coarse_blocks} must be >= 0")
         self.transform = transform
-        self.colour_match, self.colour_match_at_inference = colour_strengths(colour_match, colour_match_at_inference)
+        self.colour_stage = ColourStage(colour_match, colour_match_at_inference)
         self.encoder = frozen_vgg(pretrained, vgg_weights, hub_dir)
         c1, c2, c3 = (LAYER_CHANNELS[k] for k in LEVELS)
         self.dec3 = _conv(c3, 2 * width)
@@ -337,11 +348,7 @@ class FeatureTransformGenerator(nn.Module):
 
     @property
     def modulation_dims(self) -> list[int]:
-        return [LAYER_CHANNELS[k] for k in LEVELS] + ([3] if self.has_colour_stage else [])
-
-    @property
-    def has_colour_stage(self) -> bool:
-        return max(self.colour_match, self.colour_match_at_inference) > 0
+        return [LAYER_CHANNELS[k] for k in LEVELS] + ([3] if self.colour_stage.enabled else [])
 
     @property
     def last_layer(self) -> nn.Parameter:
@@ -365,12 +372,11 @@ class FeatureTransformGenerator(nn.Module):
     def decode(self, t: Mapping[str, Tensor], params: ModParams | None = None, alpha: float | Tensor = 1.0) -> Tensor:
         """The stylised features → RGB in [0, 1], then the colour stage (with ``params``' RGB level)."""
         out = self._decode(t)
-        if not self.has_colour_stage:
+        if not self.colour_stage.enabled:
             return out
         if params is None or len(params) != len(self.modulation_dims):
             raise ValueError("this generator has a colour stage: decode needs the modulation with its RGB level")
-        strength = self.colour_match if self.training else self.colour_match_at_inference
-        return image_range(colour_stage(out, params[-1], strength, alpha, self.content_stats), self.training)
+        return image_range(self.colour_stage(out, params[-1], alpha), self.training)
 
     def _decode(self, t: Mapping[str, Tensor]) -> Tensor:
         h = self.coarse(_stack(F.relu(self.dec3(t["relu3_1"])), self.extra3))

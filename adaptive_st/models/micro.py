@@ -34,9 +34,7 @@ from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
 from adaptive_st.models.feature_transform import (
     LEVELS,
     RGB,
-    ContentStatistics,
-    colour_stage,
-    colour_strengths,
+    ColourStage,
     frozen_vgg,
     rgb_colouring,
 )
@@ -231,7 +229,7 @@ class MicroGenerator(nn.Module):
             trained through; 0 = none). Why: matched after the fact it closed 2–4 points more of the held-out
             style distance, at a 3×3 matrix per image.
         colour_match_at_inference: the stage's strength in eval mode; ``None``: as in training
-            (:func:`~adaptive_st.models.feature_transform.colour_strengths`).
+            (:class:`~adaptive_st.models.feature_transform.ColourStage`).
     """
 
     def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False,
@@ -239,8 +237,7 @@ class MicroGenerator(nn.Module):
         super().__init__()
         if width < 4 or n_res_blocks < 0:
             raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
-        self.colour_match, self.colour_match_at_inference = colour_strengths(colour_match, colour_match_at_inference)
-        self.output_stats = ContentStatistics()  # the output's RGB statistics (shared across tiles); no parameters
+        self.colour_stage = ColourStage(colour_match, colour_match_at_inference)
         c = level_channels(width)
         self.encoder = MicroEncoder(width)
         self.level_norms = nn.ModuleList(AdaIN() for _ in c)
@@ -262,11 +259,7 @@ class MicroGenerator(nn.Module):
     def modulation_dims(self) -> list[int]:
         """The encoder levels (AdaIN'd to the style's statistics), then every decoder AdaIN site in order."""
         return [*level_channels(self.refine.conv.in_channels), *(d for m in self.modulated for d in m.modulation_dims),
-                *([3] if self.has_colour_stage else [])]
-
-    @property
-    def has_colour_stage(self) -> bool:
-        return max(self.colour_match, self.colour_match_at_inference) > 0
+                *([3] if self.colour_stage.enabled else [])]
 
     @property
     def last_layer(self) -> nn.Parameter:
@@ -290,9 +283,8 @@ class MicroGenerator(nn.Module):
             h = up(h, params[i : i + 1], alpha) + skip
             i += 1
         out = self.to_rgb(self.refine(h))
-        if self.has_colour_stage:  # (``strength`` above is the output blend's: not this one)
-            colour = self.colour_match if self.training else self.colour_match_at_inference
-            out = colour_stage(out, params[-1], colour, alpha, self.output_stats)
+        if self.colour_stage.enabled:
+            out = self.colour_stage(out, params[-1], alpha)
         out = out if self.training else out.clamp(0, 1)
         if blend:
             a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)
