@@ -102,12 +102,27 @@ def override_value(v: Any) -> str:
     return str(v)
 
 
+#: Config groups a contender's ``compare.policy_overrides`` entry may also set (e.g. the λ-conditioned model's
+#: ``model.style_generator.strength_at``), as nested mappings; every other key is a ``policy.<key>``.
+RUN_GROUPS = ("model", "loss", "module", "data")
+
+
 def policy_overrides(compare: DictConfig, policy: str) -> list[str]:
-    """``policy.<key>=<value>`` for the preset's budget-scaled settings of this policy."""
+    """``policy.<key>=<value>`` for the preset's budget-scaled settings of this policy, and ``<group>.<path>=<value>``
+    for its nested ``model`` / ``loss`` / ``module`` / ``data`` settings (they apply to that contender only)."""
     extra = OmegaConf.select(compare, f"policy_overrides.{policy}")
     if not extra:
         return []
-    return [f"policy.{k}={override_value(v)}" for k, v in OmegaConf.to_container(extra).items()]
+
+    def flat(prefix: str, value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [o for k, v in value.items() for o in flat(f"{prefix}.{k}", v)]
+        return [f"{prefix}={override_value(value)}"]
+
+    out: list[str] = []
+    for k, v in OmegaConf.to_container(extra).items():
+        out += flat(k, v) if k in RUN_GROUPS else [f"policy.{k}={override_value(v)}"]
+    return out
 
 
 def conditional_lambdas(cfg: DictConfig) -> list[float]:
@@ -418,16 +433,24 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
     return jobs, reused
 
 
+#: ``compare.*`` keys that only choose *which* runs exist (each run's own overrides carry its policy settings):
+#: left out of a run's fingerprint, so adding a contender or a seed, or changing another contender's settings,
+#: reuses the runs already trained. ``compare.eval`` and ``compare.warm_start`` stay in: they change a result.
+PLAN_KEYS = ("policies", "seeds", "jobs", "front", "policy_overrides")
+
+
 def fingerprint(preset: str, overrides: Sequence[str]) -> str | None:
     """Hash of the run's fully resolved config: a cached result is reused only if nothing in it changed
-    (conf/ defaults included; code changes are not seen: use --overwrite). Output paths are left out, so
-    a moved OUT folder stays reusable. None if the config does not compose."""
+    (conf/ defaults included; code changes are not seen: use --overwrite). Output paths and the comparison's
+    plan (:data:`PLAN_KEYS`) are left out, so a moved OUT folder stays reusable. None if the config does not
+    compose."""
     try:
-        cfg = compose_cfg(preset, overrides, output_dir=Path("/RUN"))
-        text = json.dumps(OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
+        cfg = OmegaConf.to_container(compose_cfg(preset, overrides, output_dir=Path("/RUN")), resolve=True)
     except Exception:
         return None
-    return hashlib.sha1(text.encode()).hexdigest()
+    for key in PLAN_KEYS:
+        (cfg.get("compare") or {}).pop(key, None)
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def run_jobs(jobs: list[dict[str, Any]], n_jobs: int) -> list[dict[str, Any]]:

@@ -46,6 +46,8 @@ NUM_LEVELS = 4
 #: S's feature space: its own micro encoder (no VGG at inference), or the frozen VGG to relu3_1 on the
 #: style image only (pretrained statistics generalise to unseen paintings; the content path stays micro).
 STYLE_ENCODERS = ("micro", "vgg")
+#: Where a λ-conditioned S's style strength α(λ) acts (:class:`MicroStyle` ``strength_at``).
+STRENGTH_SITES = ("sites", "output")
 #: Size of the style code's RGB part (mean + covariance) when G has an output colour stage.
 RGB_CODE = 3 + 9
 
@@ -95,6 +97,11 @@ class MicroStyle(nn.Module):
             cost of a VGG pass over the style image only). ``pretrained``/``vgg_weights``/``hub_dir``: as
             for the quality model (the VGG weights are saved in checkpoints).
         strength_slope: (λ-conditioned) the initial k of the style strength α(λ) = sigmoid(k·log λ + b).
+        strength_at: (λ-conditioned) where α(λ) acts: ``"sites"`` (every AdaIN site keeps 1 − α of its own
+            statistics) or ``"output"`` (G runs at full strength and its output is blended with the photo,
+            like ``--alpha`` of an unconditioned model). Why ``"output"``: a warm model trained at α = 1 meets
+            partly blended statistics for the first time at the sites, and re-learning them costs the whole
+            λ range quality (see conf/model/micro.yaml).
 
     When G has an output colour stage (``MicroGenerator(colour_match>0)``: its last site has 3 channels, which no
     AdaIN site has), the code ends with the style image's RGB mean and covariance, and the last modulation is
@@ -105,7 +112,8 @@ class MicroStyle(nn.Module):
 
     def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
                  image_size: int | None = 512, encoder: str = "micro", pretrained: bool = True,
-                 vgg_weights: str | None = None, hub_dir: str | None = None, strength_slope: float = 1.0) -> None:
+                 vgg_weights: str | None = None, hub_dir: str | None = None, strength_slope: float = 1.0,
+                 strength_at: str = "sites") -> None:
         super().__init__()
         self.levels = level_channels(width)
         dims = list(modulation_dims)
@@ -114,6 +122,9 @@ class MicroStyle(nn.Module):
                              f"{dims[:NUM_LEVELS]}: set model.style_generator.width to model.generator.width")
         if cond_dim < 0:
             raise ValueError("model.style_generator.cond_dim must be >= 0")
+        if strength_at not in STRENGTH_SITES:
+            raise ValueError(f"model.style_generator.strength_at={strength_at!r}: expected one of {STRENGTH_SITES}")
+        self.strength_at = strength_at
         self.modulation_dims = dims
         #: The output colour stage's site (3 channels): every AdaIN site has ``width`` ≥ 4 channels or more.
         self.colour = dims[-1] == 3
@@ -247,8 +258,9 @@ class MicroGenerator(nn.Module):
         self.to_rgb = conv3x3(c[0], 3)
         #: α blends the output with the photo instead of the statistics at every AdaIN site. Why: a model trained
         #: only at α = 1 has never seen its sites keep part of their own statistics; at α = 0.3 its activations
-        #: reach 1e5 and the output saturates to green and black. A λ-conditioned model trains over the whole
-        #: range of α (λ sets it), so :class:`~adaptive_st.models.stylizer.Stylizer` turns this off for it.
+        #: reach 1e5 and the output saturates to green and black. A λ-conditioned model with
+        #: ``strength_at="sites"`` trains over the whole range of α (λ sets it), so
+        #: :class:`~adaptive_st.models.stylizer.Stylizer` turns this off for it.
         self.output_alpha = True
 
     @property

@@ -29,8 +29,10 @@ from experiments.compare_policies import (
     baseline_name,
     compose_cfg,
     contenders,
+    fingerprint,
     log_wandb_summary,
     main,
+    policy_overrides,
 )
 from tests.conftest import finished_wandb_record
 
@@ -210,3 +212,21 @@ def test_quality_protocol_composes_with_its_front_and_warm_start(shared_dir):
     # Scored on paintings the model never trained on.
     assert set(cfg.data.holdout_styles) and cfg.compare.eval.crop_size == 256
     assert len(cfg.compare.eval.conditional_lambdas) >= 5
+
+
+def test_contender_settings_reach_only_that_contender_and_keep_the_others_cached(shared_dir):
+    """A ``compare.policy_overrides`` entry sets ``policy.*`` keys and, nested under ``model`` (etc.), settings
+    of that contender's model; changing it, or the list of contenders, leaves every other run's fingerprint
+    (its cache key) unchanged, while a setting that changes a run's result changes it."""
+    shared = f"paths.shared_dir={shared_dir}"
+    cfg = compose_cfg("quality", [shared, "+compare.policy_overrides.conditional.model.style_generator.strength_at=sites"])
+    got = policy_overrides(cfg.compare, "conditional")
+    assert "model.style_generator.strength_at=sites" in got and "policy.lambda_min=1.5" in got
+    assert policy_overrides(cfg.compare, "constant") == []
+    run = [shared, "policy=constant", "seed=0"]
+    key = fingerprint("quality", run)
+    assert key is not None
+    assert fingerprint("quality", [*run, "compare.policies=[constant]", "compare.seeds=[0]",
+                                   "compare.policy_overrides.conditional.lambda_max=99"]) == key
+    assert fingerprint("quality", [*run, "compare.eval.crop_size=128"]) != key
+    assert fingerprint("quality", [*run, "seed=1"]) != key

@@ -10,10 +10,10 @@ from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
 
 
 def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False,
-         colour_match: float = 0.0) -> tuple[MicroGenerator, MicroStyle]:
+         colour_match: float = 0.0, strength_at: str = "sites") -> tuple[MicroGenerator, MicroStyle]:
     torch.manual_seed(0)
     g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match)
-    return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim)
+    return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim, strength_at=strength_at)
 
 
 def test_shapes_and_code_layout():
@@ -88,6 +88,24 @@ def test_lambda_sets_the_style_strength_at_every_adain_site():
         expected = torch.stack([g(content[i:i + 1], s(style[i:i + 1], cond[i:i + 1]), a)[0]
                                 for i, a in enumerate((0.25, 0.375))])
         torch.testing.assert_close(stylizer(content, style, alpha=0.5, cond=cond), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_lambda_strength_at_the_output_blends_full_strength_g_with_the_photo():
+    """``strength_at="output"``: G's sites always run at full strength (what the warm model was trained at) and
+    α(λ) only blends its output with the photo, per sample and times a user's α."""
+    g, s = pair(cond_dim=1, strength_at="output")
+    stylizer = Stylizer(g, s).eval()
+    assert g.output_alpha
+    content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    cond = torch.tensor([1.5, 30.0])
+    with torch.no_grad():
+        full = g(content, s(style, cond), 1.0)
+        a = s.strength(cond).reshape(-1, 1, 1, 1)
+        torch.testing.assert_close(stylizer(content, style, cond=cond), a * full + (1 - a) * content)
+        torch.testing.assert_close(stylizer(content, style, alpha=0.5, cond=cond),
+                                   0.5 * a * full + (1 - 0.5 * a) * content)
+    with pytest.raises(ValueError, match="strength_at"):
+        pair(cond_dim=1, strength_at="decoder")
 
 
 @pytest.mark.parametrize("colour_match", [0.0, 0.5])
