@@ -113,7 +113,7 @@ class MicroStyle(nn.Module):
     def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
                  image_size: int | None = 512, encoder: str = "micro", pretrained: bool = True,
                  vgg_weights: str | None = None, hub_dir: str | None = None, strength_slope: float = 1.0,
-                 strength_at: str = "sites") -> None:
+                 strength_at: str = "output") -> None:
         super().__init__()
         self.levels = level_channels(width)
         dims = list(modulation_dims)
