@@ -410,6 +410,8 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
     """(jobs to run, rows reused from runs already evaluated with the same overrides)."""
     jobs, reused = [], []
     warm = [f"init_from={warm_ckpt}"] if warm_ckpt else []
+    # The warm start enters a run's cache key as its own fingerprint, not as its path inside OUT.
+    warm_key = json.loads((warm_ckpt.parent.parent / "warm.json").read_text()).get("fingerprint") if warm_ckpt else None
     for contender in args.policies:
         policy, _, lam = contender.partition(AT)
         for seed in args.seeds:
@@ -420,13 +422,15 @@ def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: 
                 overrides += [f"logger.wandb.group={out.name}", "logger.wandb.job_type=policy",
                               f"logger.wandb.name={name}"]
             run_dir = out / "runs" / name
-            key = fingerprint(args.preset, overrides)
+            key = fingerprint(args.preset, [o for o in overrides if o not in warm])
+            if key and warm:
+                key = hashlib.sha1(f"{key}+warm:{warm_key}".encode()).hexdigest()
             cached = run_dir / "eval.json"
             if key and cached.is_file() and not args.overwrite:
                 saved = json.loads(cached.read_text())
                 if saved.get("fingerprint") == key:
                     log.info("%s: reusing %s", name, cached)
-                    reused += saved["rows"]
+                    reused += [{**r, "run_dir": str(run_dir)} for r in saved["rows"]]  # where it is now (OUT may move)
                     continue
             jobs.append({"preset": args.preset, "policy": contender, "seed": seed, "overrides": overrides,
                          "run_dir": str(run_dir), "threads": threads, "fingerprint": key})

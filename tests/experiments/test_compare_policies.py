@@ -138,6 +138,13 @@ def test_main_writes_tables_and_plot(tmp_path: Path, shared_dir: Path):
     assert summary.count("constant") == 1 and summary.count("conditional") == 1
     md = (out / "summary.md").read_text()
     assert "n/a (unavailable)" in md and "Pareto front" in md and "no_such_policy" in md
+    # A moved OUT folder is reused as it is: nothing retrained, and the rows point at the runs' new place.
+    moved = out.rename(tmp_path / "moved")
+    again = main(["--preset", "small", "--policies", "constant,conditional", "--seeds", "0", "--jobs", "1",
+                  "--out", str(moved), f"paths.shared_dir={shared_dir}", *TINY])
+    assert "0 runs to train (2 reused)" in (again / "compare.log").read_text()
+    with open(again / "results.csv") as f:
+        assert all(r["run_dir"].startswith(str(moved)) for r in csv.DictReader(f))
 
 
 def test_plot_and_wandb_summary_run_from_synthetic_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
