@@ -380,9 +380,10 @@ def contenders(policies: Sequence[str], front: Sequence[float] | None) -> list[s
     return out
 
 
-def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str], out: Path) -> Path | None:
+def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str],
+                    out: Path) -> tuple[Path, str | None] | None:
     """The preset's common warm start (``compare.warm_start``), trained once into OUT/warm and reused while
-    its resolved config is unchanged; None without one."""
+    its resolved config is unchanged: (checkpoint, its config's fingerprint); None without one."""
     spec = base.compare.get("warm_start")
     if not spec:
         return None
@@ -394,7 +395,7 @@ def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str],
     # Kept across --overwrite (which retrains the contenders): delete OUT/warm to retrain it.
     if key and ckpt.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
         log.info("warm start: reusing %s", ckpt)
-        return ckpt
+        return ckpt, key
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     log.info("warm start: training %d batches into %s", int(spec.batches), run_dir)
@@ -402,16 +403,17 @@ def warm_checkpoint(args: argparse.Namespace, base: DictConfig, user: list[str],
     train(compose_cfg(args.preset, overrides, output_dir=run_dir))
     stamp.write_text(json.dumps({"fingerprint": key, "overrides": overrides,
                                  "train_time_s": time.perf_counter() - t0}, indent=1))
-    return ckpt
+    return ckpt, key
 
 
 def plan_jobs(args: argparse.Namespace, base: DictConfig, user: list[str], out: Path,
-              threads: int | None, warm_ckpt: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+              threads: int | None, warm_start: tuple[Path, str | None] | None = None,
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(jobs to run, rows reused from runs already evaluated with the same overrides)."""
     jobs, reused = [], []
-    warm = [f"init_from={warm_ckpt}"] if warm_ckpt else []
     # The warm start enters a run's cache key as its own fingerprint, not as its path inside OUT.
-    warm_key = json.loads((warm_ckpt.parent.parent / "warm.json").read_text()).get("fingerprint") if warm_ckpt else None
+    warm_ckpt, warm_key = warm_start or (None, None)
+    warm = [f"init_from={warm_ckpt}"] if warm_ckpt else []
     for contender in args.policies:
         policy, _, lam = contender.partition(AT)
         for seed in args.seeds:
@@ -511,8 +513,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     handler = _attach_log_file(out / "compare.log")
     try:
         log.info("comparison %s: policies %s, seeds %s -> %s", out.name, args.policies, args.seeds, out)
-        warm_ckpt = warm_checkpoint(args, base, user, out)
-        jobs, rows = plan_jobs(args, base, user, out, threads, warm_ckpt)
+        jobs, rows = plan_jobs(args, base, user, out, threads, warm_checkpoint(args, base, user, out))
         log.info("%d runs to train (%d reused), %d at a time", len(jobs),
                  len(args.policies) * len(args.seeds) - len(jobs), n_jobs)
         rows += run_jobs(jobs, n_jobs)

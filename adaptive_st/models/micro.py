@@ -124,7 +124,9 @@ class MicroStyle(nn.Module):
             raise ValueError("model.style_generator.cond_dim must be >= 0")
         if strength_at not in STRENGTH_SITES:
             raise ValueError(f"model.style_generator.strength_at={strength_at!r}: expected one of {STRENGTH_SITES}")
-        self.strength_at = strength_at
+        #: Whether G applies the style strength α by blending its output with the photo (``output_alpha``):
+        #: always for an unconditioned model (a user's ``--alpha``), and for a λ-conditioned one at ``output``.
+        self.blends_output = not cond_dim or strength_at == "output"
         self.modulation_dims = dims
         #: The output colour stage's site (3 channels): every AdaIN site has ``width`` ≥ 4 channels or more.
         self.colour = dims[-1] == 3

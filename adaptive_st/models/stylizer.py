@@ -26,8 +26,7 @@ class Stylizer(nn.Module):
         self.generator = generator
         self.style_generator = style_generator
         if hasattr(generator, "output_alpha"):  # trained at one style strength unless λ sets it (models/micro.py)
-            generator.output_alpha = (not getattr(style_generator, "cond_dim", 0)
-                                       or getattr(style_generator, "strength_at", "sites") == "output")
+            generator.output_alpha = getattr(style_generator, "blends_output", True)
 
     def style_code(self, style: Tensor, weights: Tensor | None = None) -> Tensor:
         """Style code of one style per sample, or a convex mix of several styles.
