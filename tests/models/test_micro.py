@@ -9,10 +9,12 @@ from adaptive_st.models import MicroGenerator, MicroStyle, Stylizer
 from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
 
 
-def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False,
-         colour_match: float = 0.0, strength_at: str = "sites") -> tuple[MicroGenerator, MicroStyle]:
+def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False, colour_match: float = 0.0,
+         strength_at: str = "sites", full_res_last: bool = False,
+         modulated_refine: bool = False) -> tuple[MicroGenerator, MicroStyle]:
     torch.manual_seed(0)
-    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match)
+    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match, full_res_last=full_res_last,
+                       modulated_refine=modulated_refine)
     return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim, strength_at=strength_at)
 
 
@@ -134,23 +136,27 @@ def test_style_width_must_match_the_generator():
         MicroStyle(g.modulation_dims, width=16)
 
 
-def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling():
-    """``conv_first``: the decoder's convs run at the coarse resolution (≈ 35 % fewer MACs at width 16); the
-    receptive field walk sees them there, so tiles with the default overlap still reproduce the whole image."""
+@pytest.mark.parametrize(("full_res_last", "modulated_refine"), [(False, False), (True, True)])
+def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(full_res_last, modulated_refine):
+    """``conv_first``: the decoder's convs run at the coarse resolution (≈ 35 % fewer MACs at width 16; with
+    ``full_res_last`` the last stage convolves at full resolution, costing 0.9 GMAC of 5.0 back); the receptive
+    field walk sees each stage at its own scale, so tiles with the default overlap reproduce the whole image."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from adaptive_st.inference.tiling import default_overlap, receptive_radius, run_tiled, shared_statistics
 
     macs = {}
-    for conv_first in (False, True):
-        g, s = pair(width=16, conv_first=conv_first)
+    for conv_first, last in ((False, False), (True, False), (True, True)):
+        g, s = pair(width=16, conv_first=conv_first, full_res_last=last)
         g.eval()
-        x = torch.rand(1, 3, 64, 64)
+        x = torch.rand(1, 3, 512, 512)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             assert g(x, s(torch.rand(1, 3, 32, 32))).shape == x.shape
-        macs[conv_first] = counter.get_total_flops()
-    assert macs[True] < 0.7 * macs[False]
-    g, s = pair(conv_first=True)
+        macs[conv_first, last] = counter.get_total_flops() / 2e9  # GMAC
+    assert macs[True, False] < 0.7 * macs[False, False]
+    assert macs[True, True] - macs[True, False] == pytest.approx(0.9, abs=0.05)
+    assert [up.conv_first for up in pair(conv_first=True, full_res_last=True)[0].ups] == [True, True, False]
+    g, s = pair(conv_first=True, full_res_last=full_res_last, modulated_refine=modulated_refine)
     assert receptive_radius(g) > receptive_radius(pair()[0])
     g.eval()
     with torch.no_grad():
@@ -164,13 +170,15 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling():
     assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize(("conv_first", "colour_match"), [(False, 0.0), (True, 0.0), (True, 0.5)])
-def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match):
+@pytest.mark.parametrize(("conv_first", "colour_match", "full_res_last"),
+                         [(False, 0.0, False), (True, 0.0, False), (True, 0.5, False), (True, 0.5, True)])
+def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, full_res_last):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     import onnxruntime
 
-    g, s = pair(conv_first=conv_first, colour_match=colour_match)
+    g, s = pair(conv_first=conv_first, colour_match=colour_match, full_res_last=full_res_last,
+                modulated_refine=full_res_last)
     stylizer = Stylizer(g, s).eval()
 
     class Graph(torch.nn.Module):
@@ -227,3 +235,19 @@ def test_the_colour_stage_gives_the_output_the_styles_rgb_statistics_and_tiles_e
     assert float(whole.std()) > 0.02 and (tiled - whole).abs().max() < 1e-4
     with pytest.raises(ValueError, match="colour_match"):
         MicroGenerator(colour_match=-0.1)
+
+
+def test_the_modulated_refine_site_takes_the_styles_parameters():
+    """``modulated_refine``: one more AdaIN site (width channels) before the colour stage; S's parameters for it
+    reach the output (changing only that site's γ changes the image)."""
+    g, s = pair(conv_first=True, colour_match=0.5, modulated_refine=True)
+    plain = pair(conv_first=True, colour_match=0.5)[0]
+    assert g.modulation_dims == [*plain.modulation_dims[:-1], 8, 3]
+    g.eval()
+    x = torch.rand(1, 3, 32, 32)
+    params = s(torch.rand(1, 3, 32, 32))
+    with torch.no_grad():
+        base = g(x, params)
+        gamma, beta = params[-2]
+        changed = g(x, [*params[:-2], (gamma * 3, beta), params[-1]])
+    assert base.shape == x.shape and (changed - base).abs().max() > 1e-3
