@@ -96,18 +96,29 @@ class UpModulated(nn.Module):
     them: 4× fewer MACs, and no full-resolution tensor with the coarse level's channels (what sets ONNX
     Runtime's peak memory for the light model)."""
 
-    def __init__(self, cin: int, cout: int, conv_first: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, conv_first: bool = False, pixel_shuffle: bool = False) -> None:
         super().__init__()
-        self.conv = conv3x3(cin, cout)
+        #: ``pixel_shuffle``: the conv runs at the coarse resolution into 4·cout channels, rearranged into ×2
+        #: (depth-to-space) before AdaIN: a learned upsampling with full-resolution detail of its own, without
+        #: the full-resolution tensor of cin channels that nearest-then-conv needs. Walked as a coarse conv.
+        self.pixel_shuffle = pixel_shuffle
+        self.conv = conv3x3(cin, 4 * cout if pixel_shuffle else cout)
+        if pixel_shuffle:  # ICNR init: the four sub-pixels start equal (nearest upsampling), no checkerboard
+            with torch.no_grad():
+                base = conv3x3(cin, cout)
+                self.conv.weight.copy_(base.weight.repeat_interleave(4, dim=0))
+                self.conv.bias.copy_(base.bias.repeat_interleave(4))
         self.norm = AdaIN()
-        self.conv_first = conv_first
+        self.conv_first = conv_first or pixel_shuffle
 
     @property
     def modulation_dims(self) -> list[int]:
-        return [self.conv.out_channels]
+        return [self.conv.out_channels // 4 if self.pixel_shuffle else self.conv.out_channels]
 
     def forward(self, x: Tensor, params: list[tuple[Tensor, Tensor]], alpha: float | Tensor = 1.0) -> Tensor:
         (g, b) = params[0]
+        if self.pixel_shuffle:
+            return F.leaky_relu(self.norm(F.pixel_shuffle(self.conv(x), 2), g, b, alpha), 0.2)
         if self.conv_first:
             h = F.leaky_relu(self.norm(self.conv(x), g, b, alpha), 0.2)
             return F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)

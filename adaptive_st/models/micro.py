@@ -46,6 +46,8 @@ NUM_LEVELS = 4
 #: S's feature space: its own micro encoder (no VGG at inference), or the frozen VGG to relu3_1 on the
 #: style image only (pretrained statistics generalise to unseen paintings; the content path stays micro).
 STYLE_ENCODERS = ("micro", "vgg")
+#: How the last decoder stage upsamples (:class:`MicroGenerator` ``last_stage``); None: like the others.
+LAST_STAGES = (None, "full_res", "pixel_shuffle")
 #: Where a λ-conditioned S's style strength α(λ) acts (:class:`MicroStyle` ``strength_at``).
 STRENGTH_SITES = ("sites", "output")
 #: Size of the style code's RGB part (mean + covariance) when G has an output colour stage.
@@ -237,9 +239,12 @@ class MicroGenerator(nn.Module):
         conv_first: each decoder stage convolves at its coarse resolution, then upsamples
             (:class:`~adaptive_st.models.layers.UpModulated`): ≈ 5.0 GMAC at width 16 instead of 7.7, and
             a lower peak memory in ONNX Runtime.
-        full_res_last: with ``conv_first``, the last stage still upsamples first and convolves (modulated) at
-            full resolution (+0.9 GMAC at width 16). Why: with every stage coarse, full-resolution detail comes
-            only from the photo's own skip features, so the output cannot paint fine strokes of its own.
+        last_stage: how the last decoder stage (to full resolution) upsamples, when it differs from the others:
+            ``"full_res"`` (nearest, then conv + AdaIN at full resolution; +0.9 GMAC at width 16) or
+            ``"pixel_shuffle"`` (conv into 4× the channels at half resolution, then depth-to-space; the same
+            MACs without the full-resolution tensor of twice the channels, which sets ONNX Runtime's peak
+            memory). Why: with ``conv_first`` full-resolution detail comes only from the photo's own skip
+            features and bilinear upsampling, so the output cannot paint fine strokes of its own.
         modulated_refine: the full-resolution refine conv is followed by AdaIN with S's parameters like every
             decoder stage (one more site of ``width`` channels). Why: the finest features (edges, stroke texture)
             then take the style's statistics instead of a mix of the photo's and the decoder's.
@@ -251,7 +256,7 @@ class MicroGenerator(nn.Module):
             (:class:`~adaptive_st.models.feature_transform.ColourStage`).
     """
 
-    def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False, full_res_last: bool = False,
+    def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False, last_stage: str | None = None,
                  modulated_refine: bool = False, colour_match: float = 0.0,
                  colour_match_at_inference: float | None = None) -> None:
         super().__init__()
@@ -262,8 +267,12 @@ class MicroGenerator(nn.Module):
         self.encoder = MicroEncoder(width)
         self.level_norms = nn.ModuleList(AdaIN() for _ in c)
         self.blocks = nn.ModuleList(ModulatedResBlock(c[-1]) for _ in range(n_res_blocks))
-        self.ups = nn.ModuleList(UpModulated(c[i], c[i - 1], conv_first and not (full_res_last and i == 1))
-                                 for i in range(NUM_LEVELS - 1, 0, -1))
+        if last_stage not in LAST_STAGES:
+            raise ValueError(f"model.generator.last_stage={last_stage!r}: expected one of {list(LAST_STAGES)}")
+        self.ups = nn.ModuleList(
+            UpModulated(c[i], c[i - 1], conv_first and not (i == 1 and last_stage == "full_res"),
+                        pixel_shuffle=i == 1 and last_stage == "pixel_shuffle")
+            for i in range(NUM_LEVELS - 1, 0, -1))
         self.refine = ConvAct(c[0], c[0])
         self.refine_norm = AdaIN() if modulated_refine else None
         self.to_rgb = conv3x3(c[0], 3)

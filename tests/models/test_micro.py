@@ -10,10 +10,10 @@ from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
 
 
 def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False, colour_match: float = 0.0,
-         strength_at: str = "sites", full_res_last: bool = False,
+         strength_at: str = "sites", last_stage: str | None = None,
          modulated_refine: bool = False) -> tuple[MicroGenerator, MicroStyle]:
     torch.manual_seed(0)
-    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match, full_res_last=full_res_last,
+    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match, last_stage=last_stage,
                        modulated_refine=modulated_refine)
     return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim, strength_at=strength_at)
 
@@ -136,27 +136,28 @@ def test_style_width_must_match_the_generator():
         MicroStyle(g.modulation_dims, width=16)
 
 
-@pytest.mark.parametrize(("full_res_last", "modulated_refine"), [(False, False), (True, True)])
-def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(full_res_last, modulated_refine):
-    """``conv_first``: the decoder's convs run at the coarse resolution (≈ 35 % fewer MACs at width 16; with
-    ``full_res_last`` the last stage convolves at full resolution, costing 0.9 GMAC of 5.0 back); the receptive
-    field walk sees each stage at its own scale, so tiles with the default overlap reproduce the whole image."""
+@pytest.mark.parametrize(("last_stage", "modulated_refine"), [(None, False), ("full_res", True), ("pixel_shuffle", False)])
+def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage, modulated_refine):
+    """``conv_first``: the decoder's convs run at the coarse resolution (≈ 35 % fewer MACs at width 16; a
+    ``last_stage`` at full resolution or by pixel shuffle costs 0.9 GMAC of 5.0 back); the receptive field walk
+    sees each stage at its own scale, so tiles with the default overlap reproduce the whole image."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from adaptive_st.inference.tiling import default_overlap, receptive_radius, run_tiled, shared_statistics
 
     macs = {}
-    for conv_first, last in ((False, False), (True, False), (True, True)):
-        g, s = pair(width=16, conv_first=conv_first, full_res_last=last)
+    for conv_first, last in ((False, None), (True, None), (True, "full_res"), (True, "pixel_shuffle")):
+        g, s = pair(width=16, conv_first=conv_first, last_stage=last)
         g.eval()
         x = torch.rand(1, 3, 512, 512)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             assert g(x, s(torch.rand(1, 3, 32, 32))).shape == x.shape
         macs[conv_first, last] = counter.get_total_flops() / 2e9  # GMAC
-    assert macs[True, False] < 0.7 * macs[False, False]
-    assert macs[True, True] - macs[True, False] == pytest.approx(0.9, abs=0.05)
-    assert [up.conv_first for up in pair(conv_first=True, full_res_last=True)[0].ups] == [True, True, False]
-    g, s = pair(conv_first=True, full_res_last=full_res_last, modulated_refine=modulated_refine)
+    assert macs[True, None] < 0.7 * macs[False, None]
+    assert macs[True, "full_res"] - macs[True, None] == pytest.approx(0.9, abs=0.05)
+    assert macs[True, "pixel_shuffle"] == pytest.approx(macs[True, "full_res"], rel=0.01)
+    assert [up.conv_first for up in pair(conv_first=True, last_stage="full_res")[0].ups] == [True, True, False]
+    g, s = pair(conv_first=True, last_stage=last_stage, modulated_refine=modulated_refine)
     assert receptive_radius(g) > receptive_radius(pair()[0])
     g.eval()
     with torch.no_grad():
@@ -170,15 +171,16 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(full_res_last
     assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize(("conv_first", "colour_match", "full_res_last"),
-                         [(False, 0.0, False), (True, 0.0, False), (True, 0.5, False), (True, 0.5, True)])
-def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, full_res_last):
+@pytest.mark.parametrize(("conv_first", "colour_match", "last_stage"),
+                         [(False, 0.0, None), (True, 0.0, None), (True, 0.5, None), (True, 0.5, "full_res"),
+                          (True, 0.5, "pixel_shuffle")])
+def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, last_stage):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     import onnxruntime
 
-    g, s = pair(conv_first=conv_first, colour_match=colour_match, full_res_last=full_res_last,
-                modulated_refine=full_res_last)
+    g, s = pair(conv_first=conv_first, colour_match=colour_match, last_stage=last_stage,
+                modulated_refine=last_stage == "full_res")
     stylizer = Stylizer(g, s).eval()
 
     class Graph(torch.nn.Module):
@@ -251,3 +253,17 @@ def test_the_modulated_refine_site_takes_the_styles_parameters():
         gamma, beta = params[-2]
         changed = g(x, [*params[:-2], (gamma * 3, beta), params[-1]])
     assert base.shape == x.shape and (changed - base).abs().max() > 1e-3
+
+
+def test_the_pixel_shuffle_stage_starts_as_nearest_upsampling_and_names_a_bad_choice():
+    """ICNR init: the four sub-pixels of each coarse pixel start equal, so training starts without a checkerboard."""
+    from adaptive_st.models.layers import UpModulated
+
+    up = UpModulated(8, 4, pixel_shuffle=True)
+    x = torch.rand(2, 8, 6, 10)
+    params = [(torch.rand(2, 4) + 0.5, torch.rand(2, 4))]
+    out = up(x, params)
+    assert out.shape == (2, 4, 12, 20) and up.modulation_dims == [4]
+    assert torch.allclose(out[..., 0::2, 0::2], out[..., 1::2, 1::2], atol=1e-5)
+    with pytest.raises(ValueError, match=r"model\.generator\.last_stage"):
+        MicroGenerator(last_stage="bicubic")
