@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -94,36 +96,58 @@ class UpModulated(nn.Module):
     """×2 upsample + conv + AdaIN. Nearest upsampling then the conv avoids transposed-conv checkerboard
     artefacts; ``conv_first`` runs conv + AdaIN at the coarse resolution and upsamples bilinearly after
     them: 4× fewer MACs, and no full-resolution tensor with the coarse level's channels (what sets ONNX
-    Runtime's peak memory for the light model)."""
+    Runtime's peak memory for the light model).
 
-    def __init__(self, cin: int, cout: int, conv_first: bool = False, pixel_shuffle: bool = False) -> None:
+    Without ``conv_first`` the conv is computed in its exact sub-pixel form (:func:`upsample_conv`): the same
+    numbers as nearest-then-conv, without materialising the upsampled input."""
+
+    def __init__(self, cin: int, cout: int, conv_first: bool = False) -> None:
         super().__init__()
-        #: ``pixel_shuffle``: the conv runs at the coarse resolution into 4·cout channels, rearranged into ×2
-        #: (depth-to-space) before AdaIN: a learned upsampling with full-resolution detail of its own, without
-        #: the full-resolution tensor of cin channels that nearest-then-conv needs. Walked as a coarse conv.
-        self.pixel_shuffle = pixel_shuffle
-        self.conv = conv3x3(cin, 4 * cout if pixel_shuffle else cout)
-        if pixel_shuffle:  # ICNR init: the four sub-pixels start equal (nearest upsampling), no checkerboard
-            with torch.no_grad():
-                base = conv3x3(cin, cout)
-                self.conv.weight.copy_(base.weight.repeat_interleave(4, dim=0))
-                self.conv.bias.copy_(base.bias.repeat_interleave(4))
+        self.conv = conv3x3(cin, cout)
         self.norm = AdaIN()
-        self.conv_first = conv_first or pixel_shuffle
+        self.conv_first = conv_first
 
     @property
     def modulation_dims(self) -> list[int]:
-        return [self.conv.out_channels // 4 if self.pixel_shuffle else self.conv.out_channels]
+        return [self.conv.out_channels]
 
     def forward(self, x: Tensor, params: list[tuple[Tensor, Tensor]], alpha: float | Tensor = 1.0) -> Tensor:
         (g, b) = params[0]
-        if self.pixel_shuffle:
-            return F.leaky_relu(self.norm(F.pixel_shuffle(self.conv(x), 2), g, b, alpha), 0.2)
         if self.conv_first:
             h = F.leaky_relu(self.norm(self.conv(x), g, b, alpha), 0.2)
             return F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return F.leaky_relu(self.norm(self.conv(x), g, b, alpha), 0.2)
+        return F.leaky_relu(self.norm(upsample_conv(self.conv, x), g, b, alpha), 0.2)
+
+
+def _phase_taps() -> Tensor:
+    """(py, px, oy, ox, dy, dx) = 1 where tap (dy, dx) of phase (py, px) reads coarse offset (oy, ox) (index + 1)."""
+    taps = torch.zeros(2, 2, 3, 3, 3, 3)
+    for py, px, dy, dx in itertools.product(range(2), range(2), range(3), range(3)):
+        taps[py, px, (py + dy - 1) // 2 + 1, (px + dx - 1) // 2 + 1, dy, dx] = 1.0
+    return taps
+
+
+_PHASE_TAPS = _phase_taps()
+
+
+def upsample_conv(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(nearest_upsample_x2(x))`` for a 3×3, stride-1, padding-1 ``conv``, computed at the coarse resolution.
+
+    Each of the four output phases (row parity py, column parity px) of a 3×3 conv over a nearest-upsampled image
+    reads coarse pixels at offsets ⌊(p + d)/2⌋ ∈ {−1, 0, 1} for taps d ∈ {−1, 0, 1}, so the four phases are one conv
+    at the coarse resolution into 4·cout channels (taps summed per offset), rearranged by depth-to-space. The full
+    image's reflect padding of 1 px reads the upsampled border's own coarse pixel: replicate padding at the coarse
+    resolution (zero padding stays zero). Why: the upsampled input (cin channels at full resolution, twice the
+    output's) is never built, which is what set the light model's peak memory in ONNX Runtime.
+    """
+    w = conv.weight
+    cout, cin = w.shape[:2]
+    # depth-to-space reads channel c·4 + py·2 + px: the phase kernels in that order.
+    weight = torch.einsum("pqyxab,oiab->opqiyx", _PHASE_TAPS.to(w), w).reshape(4 * cout, cin, 3, 3)
+    bias = None if conv.bias is None else conv.bias.repeat_interleave(4)
+    mode = {"reflect": "replicate", "replicate": "replicate", "zeros": "constant"}[conv.padding_mode]
+    h = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), weight.to(x.dtype), None if bias is None else bias.to(x.dtype))
+    return F.pixel_shuffle(h, 2)
 
 
 def modulate(x: Tensor, mean: Tensor, std: Tensor, gamma: Tensor, beta: Tensor, alpha: float | Tensor) -> Tensor:

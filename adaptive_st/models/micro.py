@@ -47,7 +47,7 @@ NUM_LEVELS = 4
 #: style image only (pretrained statistics generalise to unseen paintings; the content path stays micro).
 STYLE_ENCODERS = ("micro", "vgg")
 #: How the last decoder stage upsamples (:class:`MicroGenerator` ``last_stage``); None: like the others.
-LAST_STAGES = (None, "full_res", "pixel_shuffle")
+LAST_STAGES = (None, "full_res")
 #: Where a λ-conditioned S's style strength α(λ) acts (:class:`MicroStyle` ``strength_at``).
 STRENGTH_SITES = ("sites", "output")
 #: Size of the style code's RGB part (mean + covariance) when G has an output colour stage.
@@ -239,15 +239,11 @@ class MicroGenerator(nn.Module):
         conv_first: each decoder stage convolves at its coarse resolution, then upsamples
             (:class:`~adaptive_st.models.layers.UpModulated`): ≈ 5.0 GMAC at width 16 instead of 7.7, and
             a lower peak memory in ONNX Runtime.
-        last_stage: how the last decoder stage (to full resolution) upsamples, when it differs from the others:
-            ``"full_res"`` (nearest, then conv + AdaIN at full resolution; +0.9 GMAC at width 16) or
-            ``"pixel_shuffle"`` (conv into 4× the channels at half resolution, then depth-to-space; the same
-            MACs without the full-resolution tensor of twice the channels, which sets ONNX Runtime's peak
-            memory). Why: with ``conv_first`` full-resolution detail comes only from the photo's own skip
-            features and bilinear upsampling, so the output cannot paint fine strokes of its own.
-        modulated_refine: the full-resolution refine conv is followed by AdaIN with S's parameters like every
-            decoder stage (one more site of ``width`` channels). Why: the finest features (edges, stroke texture)
-            then take the style's statistics instead of a mix of the photo's and the decoder's.
+        last_stage: ``"full_res"``: with ``conv_first``, the last decoder stage still upsamples first and
+            convolves + AdaINs at full resolution (+0.9 GMAC at width 16, in the exact sub-pixel form of
+            :func:`~adaptive_st.models.layers.upsample_conv`). Why: with every stage coarse, full-resolution
+            detail comes only from the photo's own skip features and bilinear upsampling, so the output cannot
+            paint fine strokes of its own.
         colour_match: strength of an output colour stage that gives the image the style image's RGB mean and
             covariance (the quality model's :func:`~adaptive_st.models.feature_transform.colour_transfer`,
             trained through; 0 = none). Why: matched after the fact it closed 2–4 points more of the held-out
@@ -257,8 +253,7 @@ class MicroGenerator(nn.Module):
     """
 
     def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False, last_stage: str | None = None,
-                 modulated_refine: bool = False, colour_match: float = 0.0,
-                 colour_match_at_inference: float | None = None) -> None:
+                 colour_match: float = 0.0, colour_match_at_inference: float | None = None) -> None:
         super().__init__()
         if width < 4 or n_res_blocks < 0:
             raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
@@ -269,12 +264,9 @@ class MicroGenerator(nn.Module):
         self.blocks = nn.ModuleList(ModulatedResBlock(c[-1]) for _ in range(n_res_blocks))
         if last_stage not in LAST_STAGES:
             raise ValueError(f"model.generator.last_stage={last_stage!r}: expected one of {list(LAST_STAGES)}")
-        self.ups = nn.ModuleList(
-            UpModulated(c[i], c[i - 1], conv_first and not (i == 1 and last_stage == "full_res"),
-                        pixel_shuffle=i == 1 and last_stage == "pixel_shuffle")
-            for i in range(NUM_LEVELS - 1, 0, -1))
+        self.ups = nn.ModuleList(UpModulated(c[i], c[i - 1], conv_first and not (i == 1 and last_stage == "full_res"))
+                                 for i in range(NUM_LEVELS - 1, 0, -1))
         self.refine = ConvAct(c[0], c[0])
-        self.refine_norm = AdaIN() if modulated_refine else None
         self.to_rgb = conv3x3(c[0], 3)
         #: α blends the output with the photo instead of the statistics at every AdaIN site. Why: a model trained
         #: only at α = 1 has never seen its sites keep part of their own statistics; at α = 0.3 its activations
@@ -291,7 +283,6 @@ class MicroGenerator(nn.Module):
     def modulation_dims(self) -> list[int]:
         """The encoder levels (AdaIN'd to the style's statistics), then every decoder AdaIN site in order."""
         return [*level_channels(self.refine.conv.in_channels), *(d for m in self.modulated for d in m.modulation_dims),
-                *([self.refine.conv.out_channels] if self.refine_norm is not None else []),
                 *([3] if self.colour_stage.enabled else [])]
 
     @property
@@ -315,11 +306,7 @@ class MicroGenerator(nn.Module):
         for up, skip in zip(self.ups, reversed(levels[:-1]), strict=True):
             h = up(h, params[i : i + 1], alpha) + skip
             i += 1
-        if self.refine_norm is None:
-            h = self.refine(h)
-        else:
-            h = F.leaky_relu(self.refine_norm(self.refine.conv(h), *params[i], alpha), 0.2)
-        out = self.to_rgb(h)
+        out = self.to_rgb(self.refine(h))
         if self.colour_stage.enabled:
             out = self.colour_stage(out, params[-1], alpha)
         out = out if self.training else out.clamp(0, 1)
