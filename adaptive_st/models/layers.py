@@ -140,13 +140,16 @@ def upsample_conv(conv: nn.Conv2d, x: Tensor) -> Tensor:
     resolution (zero padding stays zero). Why: the upsampled input (cin channels at full resolution, twice the
     output's) is never built, which is what set the light model's peak memory in ONNX Runtime.
     """
+    pad_mode = {"reflect": "replicate", "replicate": "replicate", "zeros": "constant"}.get(conv.padding_mode)
+    if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.padding != (1, 1) or conv.dilation != (1, 1) \
+            or conv.groups != 1 or pad_mode is None:
+        raise ValueError(f"upsample_conv needs a plain 3×3 conv with padding 1 (reflect, replicate or zeros), got {conv}")
     w = conv.weight
     cout, cin = w.shape[:2]
     # depth-to-space reads channel c·4 + py·2 + px: the phase kernels in that order.
     weight = torch.einsum("pqyxab,oiab->opqiyx", _PHASE_TAPS.to(w), w).reshape(4 * cout, cin, 3, 3)
     bias = None if conv.bias is None else conv.bias.repeat_interleave(4)
-    mode = {"reflect": "replicate", "replicate": "replicate", "zeros": "constant"}[conv.padding_mode]
-    h = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), weight.to(x.dtype), None if bias is None else bias.to(x.dtype))
+    h = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=pad_mode), weight.to(x.dtype), None if bias is None else bias.to(x.dtype))
     return F.pixel_shuffle(h, 2)
 
 

@@ -253,3 +253,5 @@ def test_the_sub_pixel_upsample_conv_is_nearest_then_conv(padding_mode):
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g_got, g_want, strict=True))
     with pytest.raises(ValueError, match=r"model\.generator\.last_stage"):
         MicroGenerator(last_stage="bicubic")
+    with pytest.raises(ValueError, match="plain 3×3 conv"):  # a conv whose sub-pixel form would be wrong
+        upsample_conv(torch.nn.Conv2d(5, 7, 3, padding=1, dilation=1, stride=2), x)
