@@ -1,3 +1,3 @@
 """adaptive_st: GAN-based adaptive style transfer with pluggable loss-weight policies."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -33,6 +33,11 @@ LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
 #: The output colour stage's "level": the RGB pixels themselves (``colour_match``).
 RGB = "rgb"
 _RGB_EPS = 1e-3  # added to RGB covariances (pixel variances are ~1e-2): whitening a grey image stays bounded
+#: The output texture stage's "level": every pixel's 3×3 neighbourhood, 27 numbers (``texture_match``).
+PATCH = "patch3"
+PATCH_DIM = 27
+_PATCH_EPS = 1e-4  # added to patch covariances: a flat image's 27×27 covariance is near rank 3
+_NS_STEPS = 24     # Newton–Schulz steps: enough for eigenvalues down to ~1e-5 of the largest
 TRANSFORMS = ("wct", "adain")
 ModParams = list[tuple[Tensor, Tensor]]
 _INDEX_LIMIT = 2**31 - 1
@@ -161,6 +166,98 @@ def colour_transfer(image: Tensor, mean_s: Tensor, chol_s: Tensor, strength: flo
     return out.reshape(b, c, h, w).to(image.dtype)
 
 
+def _patch_shifts() -> Tensor:
+    """(9,9,25): 1 where taps d and e of a 3×3 patch are offset Δ = e − d apart (index of Δ in a 5×5 window)."""
+    shifts = torch.zeros(9, 9, 25)
+    for d in range(9):
+        for e in range(9):
+            shifts[d, e, (e // 3 - d // 3 + 2) * 5 + (e % 3 - d % 3 + 2)] = 1.0
+    return shifts
+
+
+_PATCH_SHIFTS = _patch_shifts()
+
+
+def _patch_extract() -> Tensor:
+    """(27,3,3,3): the one-hot kernel that copies every pixel's 3×3 neighbourhood into 27 channels (``c·9 + tap``)."""
+    extract = torch.zeros(PATCH_DIM, 3, 3, 3)
+    for c in range(3):
+        for t in range(9):
+            extract[c * 9 + t, c, t // 3, t % 3] = 1.0
+    return extract
+
+
+_PATCH_EXTRACT = _patch_extract()
+#: Patches are sampled every ``_PATCH_STRIDE`` px in each direction (each still a full-resolution 3×3 neighbourhood).
+_PATCH_STRIDE = 2
+
+
+def patch_mean_cov(image: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean (B,27) and covariance (B,27,27) of an image's 3×3 patches (channel-major: ``c·9 + tap``): the
+    first-layer texture statistic (a VGG relu1_1 channel is a ReLU of one linear function of such a patch).
+
+    Sampled on a grid of every second pixel: the same statistic, estimated from a quarter of the patches. Why: the
+    27 patch channels of every pixel of a 512² image are 28 MB and a third of the light model's time; a sampled
+    covariance is still a Gram matrix (positive semi-definite: its square roots exist), where a stationary
+    estimate from lags need not be.
+    """
+    with fp32_region(image):
+        x = F.pad(image.float(), (1, 1, 1, 1), mode="replicate")
+        return channel_mean_cov(F.conv2d(x, _PATCH_EXTRACT.to(x.device), stride=_PATCH_STRIDE))
+
+
+def sqrtm_newton_schulz(cov: Tensor, steps: int = _NS_STEPS) -> tuple[Tensor, Tensor]:
+    """Symmetric square root and inverse square root of batched SPD matrices by coupled Newton–Schulz.
+
+    Matrix products only, so the texture stage exports to ONNX (which has no eigendecomposition) and its
+    gradient is finite where two eigenvalues coincide. Scaled by the Frobenius norm first (convergence needs the
+    spectrum in (0, 1]); the smallest eigenvalue must not be far below ``norm · 2.25^−steps``.
+    """
+    with fp32_region(cov):
+        a = cov.float()
+        eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device).expand_as(a)
+        norm = a.flatten(-2).norm(dim=-1).clamp_min(1e-12)[..., None, None]
+        y, z = a / norm, eye
+        for _ in range(steps):
+            t = 1.5 * eye - 0.5 * (z @ y)
+            y, z = y @ t, t @ z
+        return y * norm.sqrt(), z / norm.sqrt()
+
+
+def patch_colouring(mean: Tensor, cov: Tensor) -> tuple[Tensor, Tensor]:
+    """The texture stage's modulation from the style image's patch mean (B,27) and covariance: (mean, sqrt)."""
+    eye = torch.eye(PATCH_DIM, dtype=torch.float32, device=cov.device)
+    return mean.float(), sqrtm_newton_schulz(cov.float() + _PATCH_EPS * eye)[0]
+
+
+def texture_transfer(image: Tensor, mean_s: Tensor, sqrt_s: Tensor, strength: float | Tensor,
+                     image_stats: tuple[Tensor, Tensor]) -> Tensor:
+    """Move ``image`` (B,3,H,W) towards the style's 3×3-patch mean and covariance, blended by ``strength``.
+
+    Whitening and colouring of every pixel's patch (``T = Σ_s^½ Σ_x^−½``, 27×27), then each pixel the average of
+    the nine transformed patches that cover it: together one 5×5 convolution 3 → 3 per image, built from ``T``.
+    Why: the light decoder paints the painting's palette (the colour stage) but not its first-layer texture: how
+    sharp, how grainy, which colours change across an edge. That is relu1_1's share of the Gram distance, the
+    share it leaves open; this is that layer's WCT (the quality model's first level) in a closed form the
+    torch-free engine runs. The overlap average does not match the covariance exactly: passes repeat it.
+    """
+    with fp32_region(image):
+        x = image.float()
+        b, c, h, w = x.shape
+        mean_x, cov_x = (t.float() for t in image_stats)
+        eye = torch.eye(PATCH_DIM, dtype=x.dtype, device=x.device)
+        matrix = sqrt_s.float() @ sqrtm_newton_schulz(cov_x + _PATCH_EPS * eye)[1]
+        a = torch.as_tensor(strength, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        shift = a * (mean_s.float() - (matrix @ mean_x[..., None])[..., 0])
+        matrix = a[..., None] * matrix + (1 - a[..., None]) * eye
+        kernel = torch.einsum("bcdke,dez->bckz", matrix.expand(b, -1, -1).reshape(b, 3, 9, 3, 9),
+                              _PATCH_SHIFTS.to(x.device)) / 9
+        padded = F.pad(x, (2, 2, 2, 2), mode="reflect").reshape(1, b * c, h + 4, w + 4)
+        out = F.conv2d(padded, kernel.reshape(b * c, c, 5, 5), groups=b).reshape(b, c, h, w)
+        out = out + shift.expand(b, -1).reshape(b, c, 9).mean(-1)[..., None, None]
+    return out.to(image.dtype)
+
+
 class ContentStatistics(nn.Module):
     """The content features' channel mean and covariance, which the transform whitens with.
 
@@ -171,6 +268,13 @@ class ContentStatistics(nn.Module):
 
     def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
         return channel_mean_cov(f)
+
+
+class PatchStatistics(ContentStatistics):
+    """An image's 3×3-patch mean and covariance (:func:`patch_mean_cov`), shared across tiles the same way."""
+
+    def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
+        return patch_mean_cov(f)
 
 
 class ColourStage(nn.Module):
@@ -184,9 +288,12 @@ class ColourStage(nn.Module):
     their keys.
     """
 
+    #: The generator option that sets the training strength (error messages).
+    option = "colour_match"
+
     def __init__(self, colour_match: float = 0.0, at_inference: float | None = None) -> None:
         super().__init__()
-        for name, value in (("colour_match", colour_match), ("colour_match_at_inference", at_inference)):
+        for name, value in ((self.option, colour_match), (f"{self.option}_at_inference", at_inference)):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"model.generator.{name}={value} must be in [0, 1]")
         self.colour_match = float(colour_match)
@@ -195,15 +302,44 @@ class ColourStage(nn.Module):
 
     @property
     def enabled(self) -> bool:
-        """Whether G has the stage (and S must give its RGB level)."""
+        """Whether G has the stage (and S must give its level)."""
         return max(self.colour_match, self.at_inference) > 0
+
+    def strength(self, alpha: float | Tensor) -> float | Tensor:
+        """The current strength (training or inference) × the style strength ``alpha``."""
+        strength = self.colour_match if self.training else self.at_inference
+        return strength * (alpha if isinstance(alpha, Tensor) else float(alpha))
 
     def forward(self, image: Tensor, modulation: tuple[Tensor, Tensor], alpha: float | Tensor = 1.0) -> Tensor:
         """``image`` with the modulation's RGB level at the current strength × the style strength ``alpha``."""
         mean, chol = modulation
-        strength = self.colour_match if self.training else self.at_inference
-        return colour_transfer(image, mean, chol, strength * (alpha if isinstance(alpha, Tensor) else float(alpha)),
-                               self.stats(image))
+        return colour_transfer(image, mean, chol, self.strength(alpha), self.stats(image))
+
+
+class TextureStage(ColourStage):
+    """The output texture stage: moves an image towards the style image's 3×3-patch mean and covariance
+    (:func:`texture_transfer`), ``passes`` times (each pass closes part of what the overlap average leaves).
+
+    Strengths as :class:`ColourStage` (``texture_match`` in training, ``at_inference`` in eval mode); at strength 0
+    it costs nothing. One :class:`PatchStatistics` per pass, so tiles share the whole image's statistics.
+    """
+
+    option = "texture_match"
+
+    def __init__(self, texture_match: float = 0.0, at_inference: float | None = None, passes: int = 2) -> None:
+        super().__init__(texture_match, at_inference)
+        if passes < 1:
+            raise ValueError(f"model.generator.texture_passes={passes} must be >= 1")
+        self.stats = nn.ModuleList(PatchStatistics() for _ in range(passes))
+
+    def forward(self, image: Tensor, modulation: tuple[Tensor, Tensor], alpha: float | Tensor = 1.0) -> Tensor:
+        strength = self.strength(alpha)
+        if not isinstance(strength, Tensor) and strength == 0:
+            return image
+        mean, sqrt = modulation
+        for stats in self.stats:
+            image = texture_transfer(image, mean, sqrt, strength, stats(image))
+        return image
 
 
 class FeatureStatsStyle(nn.Module):

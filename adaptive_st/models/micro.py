@@ -33,9 +33,14 @@ from adaptive_st.losses.feature_stats import channel_mean_cov
 from adaptive_st.losses.vgg_layout import LAYER_CHANNELS
 from adaptive_st.models.feature_transform import (
     LEVELS,
+    PATCH,
+    PATCH_DIM,
     RGB,
     ColourStage,
+    TextureStage,
     frozen_vgg,
+    patch_colouring,
+    patch_mean_cov,
     rgb_colouring,
 )
 from adaptive_st.models.layers import AdaIN, ConvAct, ModulatedResBlock, UpModulated, conv3x3
@@ -52,6 +57,8 @@ LAST_STAGES = (None, "full_res")
 STRENGTH_SITES = ("sites", "output")
 #: Size of the style code's RGB part (mean + covariance) when G has an output colour stage.
 RGB_CODE = 3 + 9
+#: Size of the style code's patch part (3×3-patch mean + covariance) when G has an output texture stage.
+PATCH_CODE = PATCH_DIM + PATCH_DIM**2
 
 
 def level_channels(width: int) -> list[int]:
@@ -107,7 +114,9 @@ class MicroStyle(nn.Module):
 
     When G has an output colour stage (``MicroGenerator(colour_match>0)``: its last site has 3 channels, which no
     AdaIN site has), the code ends with the style image's RGB mean and covariance, and the last modulation is
-    the colour stage's (mean, Cholesky factor); the heads never see that part.
+    the colour stage's (mean, Cholesky factor); the heads never see that part. An output texture stage
+    (``MicroGenerator(texture_match_at_inference>0)``, after the colour stage: a last site of 27 channels) adds the
+    style image's 3×3-patch mean and covariance to the code and (mean, covariance square root) to the modulation.
     """
 
     encoder_kind = "image"
@@ -130,9 +139,11 @@ class MicroStyle(nn.Module):
         #: always for an unconditioned model (a user's ``--alpha``), and for a λ-conditioned one at ``output``.
         self.blends_output = not cond_dim or strength_at == "output"
         self.modulation_dims = dims
-        #: The output colour stage's site (3 channels): every AdaIN site has ``width`` ≥ 4 channels or more.
-        self.colour = dims[-1] == 3
-        self.decoder_dims = dims[NUM_LEVELS : len(dims) - self.colour]
+        #: The output texture stage's site (27 channels) follows the colour stage's (3 channels, which no AdaIN site
+        #: has: ``width`` ≥ 4): G has a texture stage only with a colour stage.
+        self.texture = dims[-2:] == [3, PATCH_DIM]
+        self.colour = self.texture or dims[-1] == 3
+        self.decoder_dims = dims[NUM_LEVELS : len(dims) - self.colour - self.texture]
         self.cond_dim = cond_dim
         if cond_dim:
             # λ → style strength α = sigmoid(k·log λ + b) at every AdaIN site (α=0: the content's own
@@ -161,7 +172,7 @@ class MicroStyle(nn.Module):
                 self.level_head.bias.copy_(torch.cat([torch.cat([torch.full((c,), 0.5413), torch.zeros(c)])
                                                       for c in self.levels]))
         #: The code: the feature statistics the heads read, then (colour stage) the RGB mean and covariance.
-        self.style_dim = self.stats_dim + RGB_CODE * self.colour
+        self.style_dim = self.stats_dim + RGB_CODE * self.colour + PATCH_CODE * self.texture
         self.mlp = nn.Sequential(nn.Linear(self.stats_dim + cond_dim, hidden), nn.LeakyReLU(0.2, inplace=True))
         self.head = nn.Linear(hidden, 2 * sum(self.decoder_dims))
         nn.init.zeros_(self.head.weight)  # decoder modulation starts at the identity (γ=1, β=0)
@@ -178,12 +189,14 @@ class MicroStyle(nn.Module):
             with torch.no_grad():
                 feats = self.encoder(style, LEVELS)
             code = torch.cat([torch.cat(mean_std(feats[k]), 1) for k in LEVELS], 1)
-        return self._with_rgb(code, channel_mean_cov(style) if self.colour else None)
+        return self._with_pixels(code, channel_mean_cov(style) if self.colour else None,
+                                 patch_mean_cov(style) if self.texture else None)
 
-    def _with_rgb(self, code: Tensor, rgb: tuple[Tensor, Tensor] | None) -> Tensor:
-        if rgb is None:
-            return code
-        return torch.cat([code, rgb[0].float(), rgb[1].float().flatten(1)], 1)
+    def _with_pixels(self, code: Tensor, rgb: tuple[Tensor, Tensor] | None,
+                     patch: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """The code, then the pixel statistics of the output stages: RGB (colour), 3×3 patches (texture)."""
+        extra = [t.float().flatten(1) for pair in (rgb, patch) if pair is not None for t in pair]
+        return torch.cat([code, *extra], 1) if extra else code
 
     def code_from_stats(self, stats: Mapping[str, tuple[Tensor, Tensor]]) -> Tensor:
         """The VGG code from per-layer (mean, covariance): what :meth:`encode` computes, without the VGG."""
@@ -192,12 +205,13 @@ class MicroStyle(nn.Module):
         code = torch.cat([torch.cat([stats[k][0].float(),
                                      stats[k][1].float().diagonal(dim1=-2, dim2=-1).clamp_min(0).add(1e-5).sqrt()], 1)
                           for k in LEVELS], 1)
-        return self._with_rgb(code, stats[RGB] if self.colour else None)
+        return self._with_pixels(code, stats[RGB] if self.colour else None, stats[PATCH] if self.texture else None)
 
     def modulation(self, code: Tensor, cond: Tensor | None = None) -> ModParams:
         """Per level (std, mean) as AdaIN's (γ, β), then (γ, β) for every decoder site."""
         out: ModParams = []
-        code, rgb = code[:, : self.stats_dim], code[:, self.stats_dim :]
+        code, rgb, patch = (code[:, : self.stats_dim], code[:, self.stats_dim : self.stats_dim + RGB_CODE],
+                            code[:, self.stats_dim + RGB_CODE :])
         # VGG statistics (ReLU means and stds, ≥ 0, spanning decades) enter the heads on a log scale.
         x = code if self.level_head is None else torch.log(code.clamp_min(0) + 1e-2)
         if self.cond_dim:
@@ -219,6 +233,8 @@ class MicroStyle(nn.Module):
             offset += 2 * d
         if self.colour:
             out.append(rgb_colouring(rgb[:, :3], rgb[:, 3:].reshape(-1, 3, 3)))
+        if self.texture:
+            out.append(patch_colouring(patch[:, :PATCH_DIM], patch[:, PATCH_DIM:].reshape(-1, PATCH_DIM, PATCH_DIM)))
         return out
 
     def forward(self, style: Tensor, cond: Tensor | None = None) -> ModParams:
@@ -250,14 +266,24 @@ class MicroGenerator(nn.Module):
             style distance, at a 3×3 matrix per image.
         colour_match_at_inference: the stage's strength in eval mode; ``None``: as in training
             (:class:`~adaptive_st.models.feature_transform.ColourStage`).
+        texture_match, texture_match_at_inference, texture_passes: an output texture stage after the colour stage
+            (:class:`~adaptive_st.models.feature_transform.TextureStage`): the style image's 3×3-patch mean and
+            covariance, one 5×5 convolution per pass, strengths as for the colour stage. Why: the decoder's
+            outputs leave most of the relu1_1 Gram distance they keep (sharpness, grain, colour across edges).
     """
 
     def __init__(self, width: int = 16, n_res_blocks: int = 1, conv_first: bool = False, last_stage: str | None = None,
-                 colour_match: float = 0.0, colour_match_at_inference: float | None = None) -> None:
+                 colour_match: float = 0.0, colour_match_at_inference: float | None = None,
+                 texture_match: float = 0.0, texture_match_at_inference: float | None = None,
+                 texture_passes: int = 2) -> None:
         super().__init__()
         if width < 4 or n_res_blocks < 0:
             raise ValueError(f"model.generator: width={width} must be >= 4, n_res_blocks >= 0")
         self.colour_stage = ColourStage(colour_match, colour_match_at_inference)
+        self.texture_stage = TextureStage(texture_match, texture_match_at_inference, texture_passes)
+        if self.texture_stage.enabled and not self.colour_stage.enabled:
+            raise ValueError("model.generator.texture_match needs the colour stage: set model.generator.colour_match "
+                             "(or colour_match_at_inference) > 0")
         c = level_channels(width)
         self.encoder = MicroEncoder(width)
         self.level_norms = nn.ModuleList(AdaIN() for _ in c)
@@ -283,7 +309,7 @@ class MicroGenerator(nn.Module):
     def modulation_dims(self) -> list[int]:
         """The encoder levels (AdaIN'd to the style's statistics), then every decoder AdaIN site in order."""
         return [*level_channels(self.refine.conv.in_channels), *(d for m in self.modulated for d in m.modulation_dims),
-                *([3] if self.colour_stage.enabled else [])]
+                *([3] if self.colour_stage.enabled else []), *([PATCH_DIM] if self.texture_stage.enabled else [])]
 
     @property
     def last_layer(self) -> nn.Parameter:
@@ -308,7 +334,9 @@ class MicroGenerator(nn.Module):
             i += 1
         out = self.to_rgb(self.refine(h))
         if self.colour_stage.enabled:
-            out = self.colour_stage(out, params[-1], alpha)
+            out = self.colour_stage(out, params[-1 - self.texture_stage.enabled], alpha)
+        if self.texture_stage.enabled:
+            out = self.texture_stage(out, params[-1], alpha)
         out = out if self.training else out.clamp(0, 1)
         if blend:
             a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)

@@ -15,7 +15,14 @@ from adaptive_st.losses import PerceptualLoss
 from adaptive_st.losses.feature_stats import channel_mean_cov
 from adaptive_st.losses.perceptual import content_loss, style_stats
 from adaptive_st.models import Stylizer
-from adaptive_st.models.feature_transform import LEVELS, RGB, colouring, transform_features
+from adaptive_st.models.feature_transform import (
+    LEVELS,
+    PATCH,
+    RGB,
+    colouring,
+    patch_mean_cov,
+    transform_features,
+)
 from adaptive_st.policies import PolicyBatch
 from adaptive_st.policies.pair_features import FEATURE_NAMES, pair_features
 from adaptive_st.training.distributed import rank_mean
@@ -52,8 +59,9 @@ class TrainingSteps:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
         if self.perceptual.content_target == "stylized":
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
-        def measure(images: Tensor) -> dict[str, tuple[Tensor, Tensor]]:  # + the pixels' own, for a colour stage
-            return style_stats(self.perceptual.features(images, layers), layers) | {RGB: channel_mean_cov(images)}
+        def measure(images: Tensor) -> dict[str, tuple[Tensor, Tensor]]:  # + the pixels' own, for the output stages
+            return style_stats(self.perceptual.features(images, layers), layers) | {
+                RGB: channel_mean_cov(images), PATCH: patch_mean_cov(images)}
 
         if not (self.cache_style_targets and "style_index" in batch):
             return measure(style)
@@ -64,7 +72,7 @@ class TrainingSteps:
             for j, k in enumerate(missing):
                 self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
         return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
-                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in (*layers, RGB)}
+                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in (*layers, RGB, PATCH)}
 
     def _stylize_for_loss(self, batch: Mapping[str, Tensor], content: Tensor, c_feats: Mapping[str, Tensor],
                           s_stats: Mapping[str, Any], cond: Tensor | None) -> tuple[Tensor, Mapping[str, Tensor]]:

@@ -252,3 +252,48 @@ def test_closed_form_cholesky_and_triangular_inverse_match_linalg():
     chol = cholesky3(cov)
     torch.testing.assert_close(chol, torch.linalg.cholesky(cov), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(tril3_inverse(chol) @ chol, torch.eye(3).expand(4, 3, 3), atol=1e-4, rtol=0)
+
+
+def test_newton_schulz_roots_and_the_texture_transfer_match_eigh_and_the_patch_average():
+    """The texture stage's algebra exports to ONNX (matrix products only): its square roots must agree with an
+    eigendecomposition on a smooth image's ill-conditioned 27×27 patch covariance, and its 5×5 convolution with
+    whitening and colouring every 3×3 patch, then averaging the nine patches over each pixel (interior pixels)."""
+    from adaptive_st.models.feature_transform import (
+        _PATCH_EPS,
+        patch_colouring,
+        patch_mean_cov,
+        sqrtm_newton_schulz,
+        texture_transfer,
+    )
+
+    torch.manual_seed(0)
+    # The stationary estimate is the covariance of the patches themselves, up to which pixels it averages over.
+    big = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 20), size=(256, 320), mode="bilinear")
+    patches = torch.nn.functional.unfold(big, 3)[0]  # (27, positions): channel-major taps, as the stage's
+    mean_b, cov_b = patch_mean_cov(big)
+    assert (cov_b[0] - torch.cov(patches, correction=0)).abs().max() < 0.03 * cov_b.abs().max()
+    torch.testing.assert_close(mean_b[0], patches.mean(1), atol=3e-3, rtol=0)
+    for odd in (torch.rand(2, 3, 9, 7), torch.rand(1, 3, 2, 40)):  # small and thin images too: PSD, so roots exist
+        assert torch.linalg.eigvalsh(patch_mean_cov(odd)[1].double()).min() > -1e-7
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 11, 13), size=(44, 52), mode="bilinear")
+    style = torch.rand(1, 3, 32, 32)
+    mean_x, cov_x = patch_mean_cov(smooth)
+    eye = torch.eye(27)
+    evals, evecs = torch.linalg.eigh((cov_x[0] + _PATCH_EPS * eye).double())
+    assert evals.max() / evals.min() > 100  # the ill-conditioned case the step count is sized for
+    root, inv_root = sqrtm_newton_schulz(cov_x + _PATCH_EPS * eye)
+    torch.testing.assert_close(root[0].double(), evecs @ torch.diag(evals.sqrt()) @ evecs.T, atol=1e-5, rtol=1e-3)
+    torch.testing.assert_close(inv_root[0].double(), evecs @ torch.diag(evals.rsqrt()) @ evecs.T, atol=1e-3,
+                               rtol=1e-3)
+    mean_s, cov_s = patch_mean_cov(style)
+    params = patch_colouring(mean_s, cov_s)
+    out = texture_transfer(smooth, *params, 1.0, (mean_x, cov_x))
+    matrix = params[1][0] @ inv_root[0]
+    patches = torch.nn.functional.unfold(torch.nn.functional.pad(smooth, (1, 1, 1, 1), mode="reflect"), 3)[0]
+    moved = (matrix @ (patches - mean_x[0, :, None]) + mean_s[0, :, None]).reshape(3, 3, 3, 44, 52)
+    want = torch.zeros(3, 44, 52)
+    for t in range(9):  # tap (dy, dx) of the patch centred at p lands on pixel p + (dy − 1, dx − 1)
+        dy, dx = t // 3 - 1, t % 3 - 1
+        want[:, 2:-2, 2:-2] += moved[:, t // 3, t % 3, 2 - dy : 42 - dy, 2 - dx : 50 - dx] / 9
+    torch.testing.assert_close(out[0, :, 2:-2, 2:-2], want[:, 2:-2, 2:-2], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(texture_transfer(smooth, *params, 0.0, (mean_x, cov_x)), smooth)

@@ -10,9 +10,11 @@ from adaptive_st.models.micro import NUM_LEVELS, level_channels, mean_std
 
 
 def pair(width: int = 8, cond_dim: int = 0, conv_first: bool = False, colour_match: float = 0.0,
-         strength_at: str = "sites", last_stage: str | None = None) -> tuple[MicroGenerator, MicroStyle]:
+         strength_at: str = "sites", last_stage: str | None = None,
+         texture_at_inference: float | None = None) -> tuple[MicroGenerator, MicroStyle]:
     torch.manual_seed(0)
-    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match, last_stage=last_stage)
+    g = MicroGenerator(width=width, conv_first=conv_first, colour_match=colour_match, last_stage=last_stage,
+                       texture_match_at_inference=texture_at_inference)
     return g, MicroStyle(g.modulation_dims, width=width, cond_dim=cond_dim, strength_at=strength_at)
 
 
@@ -168,14 +170,15 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage):
     assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize(("conv_first", "colour_match", "last_stage"),
-                         [(False, 0.0, None), (True, 0.0, None), (True, 0.5, None), (True, 0.5, "full_res")])
-def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, last_stage):
+@pytest.mark.parametrize(("conv_first", "colour_match", "last_stage", "texture"),
+                         [(False, 0.0, None, None), (True, 0.0, None, None), (True, 0.5, None, None),
+                          (True, 0.5, "full_res", None), (True, 0.5, None, 1.0)])
+def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, last_stage, texture):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     import onnxruntime
 
-    g, s = pair(conv_first=conv_first, colour_match=colour_match, last_stage=last_stage)
+    g, s = pair(conv_first=conv_first, colour_match=colour_match, last_stage=last_stage, texture_at_inference=texture)
     stylizer = Stylizer(g, s).eval()
 
     class Graph(torch.nn.Module):
@@ -189,8 +192,15 @@ def test_exports_to_onnx_with_eager_numbers(tmp_path, conv_first, colour_match, 
     content, style = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 40, 40)
     path = tmp_path / "micro.onnx"
     graph = Graph().eval()
-    torch.onnx.export(graph, (content, style), str(path), input_names=["content", "style"],
-                      dynamic_axes={"content": {2: "h", 3: "w"}, "style": {2: "sh", 3: "sw"}}, dynamo=False)
+    if texture:  # per-image convolution weights: only the exporter `export` uses (dynamo) takes them
+        dim = torch.export.Dim
+        torch.onnx.export(graph, (content, style), str(path), input_names=["content", "style"], dynamo=True,
+                          dynamic_shapes=({2: dim("h", min=16, max=512), 3: dim("w", min=16, max=512)},
+                                          {2: dim("sh", min=16, max=512), 3: dim("sw", min=16, max=512)}),
+                          verbose=False, external_data=False)
+    else:
+        torch.onnx.export(graph, (content, style), str(path), input_names=["content", "style"],
+                          dynamic_axes={"content": {2: "h", 3: "w"}, "style": {2: "sh", 3: "sw"}}, dynamo=False)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     content2 = torch.rand(1, 3, 64, 96)
     got = session.run(None, {"content": content2.numpy(), "style": style.numpy()})[0]
@@ -255,3 +265,46 @@ def test_the_sub_pixel_upsample_conv_is_nearest_then_conv(padding_mode):
         MicroGenerator(last_stage="bicubic")
     with pytest.raises(ValueError, match="plain 3×3 conv"):  # a conv whose sub-pixel form would be wrong
         upsample_conv(torch.nn.Conv2d(5, 7, 3, padding=1, dilation=1, stride=2), x)
+
+
+def test_the_texture_stage_moves_the_output_to_the_styles_patch_statistics_at_inference_only():
+    """texture_match_at_inference: S appends the style image's 3×3-patch mean and covariance to the code (after the
+    RGB part; the heads never read them), eval mode moves G's output towards them (two passes closer than one, the
+    strength 0 pass is the identity), training at texture_match 0 is exactly the model without the stage, and tiles
+    share the whole output's statistics."""
+    from adaptive_st.inference.tiling import default_overlap, run_tiled, shared_statistics
+    from adaptive_st.models.feature_transform import patch_mean_cov
+
+    g, s = pair(colour_match=0.5, texture_at_inference=1.0)
+    plain_g, plain_s = pair(colour_match=0.5)
+    assert g.modulation_dims == [*plain_g.modulation_dims, 27] and s.texture and s.colour and not plain_s.texture
+    assert s.style_dim == plain_s.style_dim + 27 + 27 * 27
+    plain_g.load_state_dict(g.state_dict())
+    plain_s.load_state_dict(s.state_dict())
+    stripes = torch.arange(48.0).reshape(1, 1, 1, 48).remainder(4).div(3).expand(1, 3, 48, 48)
+    style = 0.2 + 0.6 * stripes * torch.tensor([0.9, 0.5, 0.2]).reshape(1, 3, 1, 1)  # sharp vertical stripes
+    code = s.encode(style)
+    mean_s, cov_s = patch_mean_cov(style)
+    torch.testing.assert_close(code[:, -27 - 27 * 27:], torch.cat([mean_s, cov_s.flatten(1)], 1))
+    torch.testing.assert_close(code[:, : plain_s.style_dim], plain_s.encode(style))
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 16), size=(192, 256), mode="bilinear")
+    params = s.modulation(code)
+    with torch.no_grad():
+        torch.testing.assert_close(g.train()(x, params), plain_g.train()(x, params[:-1]))  # training: no stage
+        g.eval()
+        untextured = plain_g.eval()(x, params[:-1])
+        outputs = {}
+        for passes in (1, 2):
+            g.texture_stage.stats = g.texture_stage.stats[:1] if passes == 1 else torch.nn.ModuleList(
+                [g.texture_stage.stats[0], type(g.texture_stage.stats[0])()])
+            outputs[passes] = g(x, params)
+        gap = {k: (patch_mean_cov(v)[1] - cov_s).norm().item() for k, v in {0: untextured, **outputs}.items()}
+        assert gap[2] < gap[1] < 0.5 * gap[0], gap
+        whole = outputs[2]
+        with shared_statistics(g) as store:
+            tiled = run_tiled(lambda t: g(t, params), x, store, tile=160, overlap=default_overlap(g), stats_size=256)
+        assert (tiled - whole).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="colour stage"):
+        MicroGenerator(texture_match_at_inference=1.0)
+    with pytest.raises(ValueError, match="texture_match_at_inference"):
+        MicroGenerator(colour_match=0.5, texture_match_at_inference=1.5)
