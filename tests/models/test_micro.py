@@ -281,8 +281,8 @@ def test_the_texture_stage_moves_the_output_to_the_styles_patch_statistics_at_in
     assert s.style_dim == plain_s.style_dim + 27 + 27 * 27
     plain_g.load_state_dict(g.state_dict())
     plain_s.load_state_dict(s.state_dict())
-    stripes = torch.arange(48.0).reshape(1, 1, 1, 48).remainder(4).div(3).expand(1, 3, 48, 48)
-    style = 0.2 + 0.6 * stripes * torch.tensor([0.9, 0.5, 0.2]).reshape(1, 3, 1, 1)  # sharp vertical stripes
+    grain = torch.nn.functional.interpolate(torch.rand(1, 1, 48, 24), size=(48, 48), mode="nearest")
+    style = 0.2 + 0.6 * grain * torch.tensor([0.9, 0.5, 0.2]).reshape(1, 3, 1, 1)  # sharp, horizontally stretched grain
     code = s.encode(style)
     mean_s, cov_s = patch_mean_cov(style)
     torch.testing.assert_close(code[:, -27 - 27 * 27:], torch.cat([mean_s, cov_s.flatten(1)], 1))
@@ -299,7 +299,7 @@ def test_the_texture_stage_moves_the_output_to_the_styles_patch_statistics_at_in
                 [g.texture_stage.stats[0], type(g.texture_stage.stats[0])()])
             outputs[passes] = g(x, params)
         gap = {k: (patch_mean_cov(v)[1] - cov_s).norm().item() for k, v in {0: untextured, **outputs}.items()}
-        assert gap[2] < gap[1] < 0.5 * gap[0], gap
+        assert gap[2] < gap[1] < 0.75 * gap[0], gap
         whole = outputs[2]
         with shared_statistics(g) as store:
             tiled = run_tiled(lambda t: g(t, params), x, store, tile=160, overlap=default_overlap(g), stats_size=256)
