@@ -6,8 +6,9 @@ stylizer graph) and ``<stem>.<weights>.<key>.style.onnx`` (the style graph, ``ex
 JSON sidecar ``<stem>.<weights>.<key>.json`` (``export_spec(...).metadata``: inputs, λ default, training
 crop, minimum side, …), by default in ``<checkpoint folder>/.onnx_cache/`` (``~/.cache/adaptive_st/onnx``
 when that folder is read-only). The key hashes the checkpoint's path, size and mtime, the weight set, the
-opset and the torch / adaptive_st versions (read from package metadata, not by importing torch), so a
-re-trained ``last.ckpt`` is exported again. A model that cannot be exported (e.g. WCT's eigh) leaves a
+opset, the torch / adaptive_st versions (read from package metadata, not by importing torch) and a digest of
+the model sources (``graph_source_digest``), so a re-trained ``last.ckpt``, or one loaded by changed model code, is
+exported again. A model that cannot be exported (e.g. WCT's eigh) leaves a
 sidecar with ``"exportable": false`` and no graph, so ``--backend auto`` does not retry it on every run.
 A graph is checked against the eager model before it is used (``export.PARITY_TOLERANCE``); a re-trained
 checkpoint's stale graph is removed. Finding needs no torch; writing (``cached_onnx``, ``mark_unexportable``:
@@ -17,6 +18,7 @@ given a loaded model) imports ``export`` when called.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -50,12 +52,29 @@ def package_version(name: str) -> str:
         return "none"
 
 
+#: The sources that define an exported graph: the networks, the losses' VGG and statistics, the export wrappers.
+GRAPH_SOURCES = ("models", "losses", "inference/export.py")
+
+
+@functools.cache
+def graph_source_digest() -> str:
+    """A digest of :data:`GRAPH_SOURCES`' Python files. Why: a graph exported by earlier code of the same version (an
+    editable install while the model changes) would otherwise be reused silently; reading ~20 files costs ~1 ms."""
+    root = Path(adaptive_st.__file__).parent
+    digest = hashlib.sha256()
+    for entry in GRAPH_SOURCES:
+        path = root / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_stem(checkpoint: Path, weights: str, opset: int = OPSET) -> str:
     """``<ckpt stem>.<ema|live>.<key>``; the key changes whenever the exported graph could."""
     stat = checkpoint.stat()
     key = {"path": str(checkpoint.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
            "weights": weights, "opset": opset, "torch": package_version("torch"),
-           "adaptive_st": adaptive_st.__version__}
+           "adaptive_st": adaptive_st.__version__, "source": graph_source_digest()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{checkpoint.stem}.{weights}.{digest}"
 

@@ -59,9 +59,14 @@ class TrainingSteps:
             layers = tuple(dict.fromkeys((*layers, *LEVELS)))
         if self.perceptual.content_target == "stylized":
             layers = tuple(dict.fromkeys((*layers, *self.perceptual.content_layers)))
-        def measure(images: Tensor) -> dict[str, tuple[Tensor, Tensor]]:  # + the pixels' own, for the output stages
-            return style_stats(self.perceptual.features(images, layers), layers) | {
-                RGB: channel_mean_cov(images), PATCH: patch_mean_cov(images)}
+        # + the pixels' own statistics, for the output stages (3×3 patches only for an S that codes them)
+        pixels = (RGB, PATCH) if getattr(self.style_generator, "texture", False) else (RGB,)
+
+        def measure(images: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+            stats = style_stats(self.perceptual.features(images, layers), layers) | {RGB: channel_mean_cov(images)}
+            if PATCH in pixels:
+                stats[PATCH] = patch_mean_cov(images)
+            return stats
 
         if not (self.cache_style_targets and "style_index" in batch):
             return measure(style)
@@ -72,7 +77,7 @@ class TrainingSteps:
             for j, k in enumerate(missing):
                 self._style_cache[k] = {name: (m[j : j + 1], c[j : j + 1]) for name, (m, c) in fresh.items()}
         return {name: (torch.cat([self._style_cache[k][name][0] for k in keys]),
-                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in (*layers, RGB, PATCH)}
+                       torch.cat([self._style_cache[k][name][1] for k in keys])) for name in (*layers, *pixels)}
 
     def _stylize_for_loss(self, batch: Mapping[str, Tensor], content: Tensor, c_feats: Mapping[str, Tensor],
                           s_stats: Mapping[str, Any], cond: Tensor | None) -> tuple[Tensor, Mapping[str, Tensor]]:

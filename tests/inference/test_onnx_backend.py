@@ -108,3 +108,34 @@ def test_exporter_failures_are_summarised_in_one_line():
     assert exporter_failure(RuntimeError(message)) == (
         "DispatchError: No ONNX function found for <OpOverload(op='aten._linalg_eigh', overload='default')>.")
     assert exporter_failure(ValueError("\x1b[96mplain\x1b[0m first line\nmore")) == "plain first line"
+
+
+def test_the_cache_key_changes_with_the_model_sources(tmp_path: Path, monkeypatch):
+    """A graph exported by earlier model code of the same version (an editable install) is not reused: the key holds
+    a digest of the sources that define the graph, and only of those."""
+    import adaptive_st
+    from adaptive_st.inference import onnx_cache
+
+    package = tmp_path / "adaptive_st"
+    for rel in ("__init__.py", "models/micro.py", "losses/vgg.py", "inference/export.py", "cli/main.py"):
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        (package / rel).write_text(f"# {rel}\n")
+    ckpt = tmp_path / "last.ckpt"
+    ckpt.write_bytes(b"weights")
+    monkeypatch.setattr(adaptive_st, "__file__", str(package / "__init__.py"))
+
+    def stem() -> str:
+        onnx_cache.graph_source_digest.cache_clear()
+        return onnx_cache.cache_stem(ckpt, "ema")
+
+    try:
+        before = stem()
+        (package / "cli" / "main.py").write_text("# a CLI change does not change the graph\n")
+        assert stem() == before
+        for rel in ("models/micro.py", "losses/vgg.py", "inference/export.py"):
+            (package / rel).write_text((package / rel).read_text() + "# changed\n")
+            after = stem()
+            assert after != before, rel
+            before = after
+    finally:
+        onnx_cache.graph_source_digest.cache_clear()

@@ -58,6 +58,12 @@ def test_teacher_target_is_the_teachers_output_and_is_not_saved(compose_cfg, tea
 
     torch.manual_seed(0)
     content = torch.rand(2, 3, 64, 64)
+    from adaptive_st.models.feature_transform import PATCH, patch_mean_cov
+
+    style = torch.rand(2, 3, 64, 64)
+    assert module.style_generator.texture, "the recipe stylizes with the output texture stage"
+    stats = module._style_stats({"content": content, "style": style}, style)  # what validation's S reads
+    torch.testing.assert_close(stats[PATCH], patch_mean_cov(style))
     size = module.teacher.style_generator.image_size  # styles up to this size: the loss's statistics serve
     for style in (torch.rand(2, 3, size, size) ** 2, torch.rand(2, 3, 2 * size, 2 * size) ** 2):
         batch = {"content": content, "style": style}
