@@ -9,7 +9,8 @@ lets a feed-forward model handle paintings it never saw:
 * **S** (:class:`MicroStyle`): style image → micro encoder (or, ``encoder="vgg"``, the frozen VGG: run once per
   style, it generalises to unseen paintings from pretrained statistics) → per-level (mean, std) = the style code →
   (a) AdaIN targets for the content features at every level, and (b) an MLP from the code to (γ, β) of
-  every decoder normalisation ("dual modulation"). An optional λ condition joins the MLP's input.
+  every decoder normalisation ("dual modulation"). An optional λ condition sets a style strength α(λ): on G's output
+  (the default), or at every AdaIN site with λ joining the MLP's input.
 * **G** (:class:`MicroGenerator`): content → micro encoder → AdaIN of each level to the style's
   statistics → a decoder that starts at 1/8 resolution and adds the stylised finer levels back while
   upsampling (coarse-to-fine, like the quality model's decoder).
@@ -106,6 +107,9 @@ class MicroStyle(nn.Module):
             cost of a VGG pass over the style image only). ``pretrained``/``vgg_weights``/``hub_dir``: as
             for the quality model (the VGG weights are saved in checkpoints).
         strength_slope: (λ-conditioned) the initial k of the style strength α(λ) = sigmoid(k·log λ + b).
+        strength_gain: (λ-conditioned) k and b are stored divided by this gain, so the optimizer moves them
+            ``gain`` times faster than the networks' weights. Why: Adam moves a parameter by about its learning
+            rate per step, so at 1e-3 a 150-batch fine-tuning moved k and b by < 0.1 and the init was the sweep.
         strength_at: (λ-conditioned) where α(λ) acts: ``"sites"`` (every AdaIN site keeps 1 − α of its own
             statistics) or ``"output"`` (G runs at full strength and its output is blended with the photo,
             like ``--alpha`` of an unconditioned model). Why ``"output"``: a warm model trained at α = 1 meets
@@ -124,7 +128,7 @@ class MicroStyle(nn.Module):
     def __init__(self, modulation_dims: Sequence[int], width: int = 16, hidden: int = 128, cond_dim: int = 0,
                  image_size: int | None = 512, encoder: str = "micro", pretrained: bool = True,
                  vgg_weights: str | None = None, hub_dir: str | None = None, strength_slope: float = 1.0,
-                 strength_at: str = "output") -> None:
+                 strength_at: str = "output", strength_gain: float = 1.0) -> None:
         super().__init__()
         self.levels = level_channels(width)
         dims = list(modulation_dims)
@@ -145,12 +149,20 @@ class MicroStyle(nn.Module):
         self.colour = self.texture or dims[-1] == 3
         self.decoder_dims = dims[NUM_LEVELS : len(dims) - self.colour - self.texture]
         self.cond_dim = cond_dim
+        #: λ is an input of the heads only at ``sites``; with the output gate it acts through α alone. Why: G then
+        #: is one full-strength model, and a log λ input (a fresh column on a warm model) moved every decoder
+        #: modulation in fine-tuning: trained at λ=30 alone (compare_quality, seed 0) G reached a held-out style
+        #: distance of 0.939 with it, 0.863 without it, where ``constant`` λ=30 reached 0.817.
+        self.heads_cond_dim = cond_dim if strength_at == "sites" else 0
         if cond_dim:
             # λ → style strength α = sigmoid(k·log λ + b) at every AdaIN site (α=0: the content's own
             # statistics). Why: the AdaIN levels carry most of the stylization and take the style code
             # unconditioned, so λ through the decoder MLP alone barely moved the output (a λ sweep of
             # 1.5…60 changed the held-out style distance by 0.3 %). Init k=strength_slope, b=0: α = λᵏ/(1+λᵏ).
-            self.lambda_gate = nn.Parameter(torch.tensor([float(strength_slope), 0.0]))
+            if not strength_gain > 0:
+                raise ValueError(f"model.style_generator.strength_gain={strength_gain}: must be > 0")
+            self.strength_gain = float(strength_gain)
+            self.lambda_gate = nn.Parameter(torch.tensor([float(strength_slope) / self.strength_gain, 0.0]))
         self.image_size = image_size
         #: With the VGG encoder, training hands S the style statistics its loss already computed.
         self.reads_feature_stats = encoder == "vgg"
@@ -166,14 +178,15 @@ class MicroStyle(nn.Module):
             self.stats_dim = 2 * sum(LAYER_CHANNELS[k] for k in LEVELS)
             # The micro levels' AdaIN targets, predicted from the VGG statistics: (raw std, mean) per channel,
             # starting at std 1, mean 0 (softplus(0.5413) = 1).
-            self.level_head = nn.Linear(self.stats_dim + cond_dim, 2 * sum(self.levels))
+            self.level_head = nn.Linear(self.stats_dim + self.heads_cond_dim, 2 * sum(self.levels))
             nn.init.zeros_(self.level_head.weight)
             with torch.no_grad():
                 self.level_head.bias.copy_(torch.cat([torch.cat([torch.full((c,), 0.5413), torch.zeros(c)])
                                                       for c in self.levels]))
         #: The code: the feature statistics the heads read, then (colour stage) the RGB mean and covariance.
         self.style_dim = self.stats_dim + RGB_CODE * self.colour + PATCH_CODE * self.texture
-        self.mlp = nn.Sequential(nn.Linear(self.stats_dim + cond_dim, hidden), nn.LeakyReLU(0.2, inplace=True))
+        self.mlp = nn.Sequential(nn.Linear(self.stats_dim + self.heads_cond_dim, hidden),
+                                 nn.LeakyReLU(0.2, inplace=True))
         self.head = nn.Linear(hidden, 2 * sum(self.decoder_dims))
         nn.init.zeros_(self.head.weight)  # decoder modulation starts at the identity (γ=1, β=0)
         nn.init.zeros_(self.head.bias)
@@ -214,10 +227,9 @@ class MicroStyle(nn.Module):
                             code[:, self.stats_dim + RGB_CODE :])
         # VGG statistics (ReLU means and stds, ≥ 0, spanning decades) enter the heads on a log scale.
         x = code if self.level_head is None else torch.log(code.clamp_min(0) + 1e-2)
-        if self.cond_dim:
-            if cond is None:
-                raise ValueError("this model is λ-conditioned (cond_dim>0): pass a condition (λ) per sample")
-            # λ spans orders of magnitude; its log is the natural scale to condition on.
+        if self.cond_dim and cond is None:
+            raise ValueError("this model is λ-conditioned (cond_dim>0): pass a condition (λ) per sample")
+        if self.heads_cond_dim:  # λ spans orders of magnitude; its log is the natural scale to condition on.
             x = torch.cat([x, torch.log(cond.reshape(code.shape[0], -1).to(x.dtype).clamp_min(1e-8))], 1)
         levels = code if self.level_head is None else self.level_head(x)
         offset = 0
@@ -242,7 +254,7 @@ class MicroStyle(nn.Module):
 
     def strength(self, cond: Tensor) -> Tensor:
         """The style strength α(λ) (B,) of a λ-conditioned model (see ``lambda_gate``)."""
-        k, b = self.lambda_gate.unbind()
+        k, b = (self.lambda_gate * self.strength_gain).unbind()
         return torch.sigmoid(k * torch.log(cond.reshape(-1).float().clamp_min(1e-8)) + b)
 
 

@@ -113,6 +113,11 @@ class WeightPolicy(nn.Module):
         out.update({name: w.detach().float() for name, w in chosen.items()})
         return out
 
+    def generator_samples(self, cond: Tensor | None) -> Tensor | None:
+        """(B,) bool: the training samples whose loss reaches G at full strength (the rest train only S's
+        λ → strength gate), or ``None``: every sample trains G (default)."""
+        return None
+
     def inference_condition(self, batch: PolicyBatch, lam: float | None = None) -> Tensor | None:
         """λ to feed the generator at inference; ``lam`` overrides it for conditional models."""
         if not self.conditions_generator:

@@ -89,11 +89,11 @@ class TrainingSteps:
             if self.perceptual.content_target == "stylized":
                 content_ref = stylized
             return fake, content_ref
-        if self.reuse_style_stats:
-            params = self.style_generator.modulation(self.style_generator.code_from_stats(s_stats), cond)
-            fake = self.generator(content, params, self.stylizer.alpha_for(1.0, cond))
-        else:
-            fake = self.stylizer(content, self._style_input(batch), cond=cond)
+        s = self.style_generator
+        params = (s.modulation(s.code_from_stats(s_stats), cond) if self.reuse_style_stats
+                  else s(self._style_input(batch), cond))
+        fake = self.stylizer.render(content, params, self.stylizer.alpha_for(1.0, cond),
+                                    self.policy.generator_samples(cond))
         if self.perceptual.content_target == "stylized":
             content_ref = self._stylized_targets(c_feats, s_stats)
         elif self.perceptual.content_target == "teacher":

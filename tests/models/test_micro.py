@@ -98,6 +98,9 @@ def test_lambda_strength_at_the_output_blends_full_strength_g_with_the_photo():
     g, s = pair(cond_dim=1, strength_at="output")
     stylizer = Stylizer(g, s).eval()
     assert g.output_alpha
+    code = s.encode(torch.rand(1, 3, 32, 32))  # λ acts through α alone: G's modulation is the same for every λ
+    for a, b in zip(s.modulation(code, torch.tensor([1.5])), s.modulation(code, torch.tensor([60.0])), strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
     content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     cond = torch.tensor([1.5, 30.0])
     with torch.no_grad():
@@ -108,6 +111,50 @@ def test_lambda_strength_at_the_output_blends_full_strength_g_with_the_photo():
                                    0.5 * a * full + (1 - 0.5 * a) * content)
     with pytest.raises(ValueError, match="strength_at"):
         pair(cond_dim=1, strength_at="decoder")
+
+
+def test_render_with_learners_sends_g_only_their_gradient_and_the_gate_everyones():
+    """``ConditionalPolicy(top_share>0)``: only the λ_max draws train G at full strength; every draw trains the
+    λ → strength gate. The output is the same blend either way."""
+    g, s = pair(cond_dim=1, strength_at="output")
+    stylizer = Stylizer(g, s).train()
+    content, style = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    cond, learn = torch.tensor([2.0, 10.0]), torch.tensor([False, True])
+    params = s(style, cond)
+    alpha = stylizer.alpha_for(1.0, cond)
+    out = stylizer.render(content, params, alpha, learn)
+    torch.testing.assert_close(out, stylizer.render(content, params, alpha))
+    for sample, reaches_g in ((0, False), (1, True)):
+        stylizer.zero_grad()
+        stylizer.render(content, s(style, cond), stylizer.alpha_for(1.0, cond), learn)[sample].square().mean().backward()
+        g_grad = sum(float(p.grad.abs().sum()) for p in g.parameters() if p.grad is not None)
+        assert (g_grad > 0) == reaches_g
+        assert float(s.lambda_gate.grad.abs().sum()) > 0
+
+
+def test_strength_gain_keeps_the_init_and_speeds_up_the_gate():
+    g, _ = pair()
+    slow = MicroStyle(g.modulation_dims, width=8, cond_dim=1, strength_at="output")
+    fast = MicroStyle(g.modulation_dims, width=8, cond_dim=1, strength_at="output", strength_gain=20.0)
+    cond = torch.tensor([1.5, 10.0])
+    torch.testing.assert_close(slow.strength(cond), fast.strength(cond))  # α = λ / (1 + λ) at init
+    slow.strength(cond).sum().backward()
+    fast.strength(cond).sum().backward()
+    torch.testing.assert_close(fast.lambda_gate.grad, 20.0 * slow.lambda_gate.grad)  # Adam: 20× the step on k, b
+    with pytest.raises(ValueError, match="strength_gain"):
+        MicroStyle(g.modulation_dims, width=8, cond_dim=1, strength_gain=0.0)
+
+
+def test_top_share_needs_a_gate_on_the_output():
+    from adaptive_st.models import build_stylizer
+    from adaptive_st.policies import ConditionalPolicy
+
+    policy = ConditionalPolicy({"content": 1.0, "style": 5.0}, 1.5, 10.0, top_share=0.5)
+    g, s = pair(cond_dim=1, strength_at="sites")
+    with pytest.raises(ValueError, match=r"policy\.top_share"):
+        build_stylizer(g, s, policy)
+    g, s = pair(cond_dim=1, strength_at="output")
+    assert build_stylizer(g, s, policy).style_generator is s
 
 
 @pytest.mark.parametrize("colour_match", [0.0, 0.5])

@@ -42,6 +42,19 @@ def test_distributions_cover_the_range():
     assert float(lam.mean()) == pytest.approx(25.25, abs=0.5)
 
 
+def test_top_share_puts_that_share_of_draws_at_lambda_max_and_only_they_train_g():
+    plain, split = ConditionalPolicy(BASE, 1.5, 10.0), ConditionalPolicy(BASE, 1.5, 10.0, top_share=0.5)
+    assert plain.generator_samples(plain.condition(batch())) is None  # plain YOTO: every draw trains G
+    lam = split.sample(step=0, n=20000)
+    top = split.generator_samples(lam)
+    assert top.dtype == torch.bool and float(top.float().mean()) == pytest.approx(0.5, abs=0.02)
+    assert torch.all(lam[top] == 10.0) and float(lam[~top].max()) < 10.0 and float(lam.min()) >= 1.5
+    # the other draws are plain YOTO's, unchanged where they are kept (same seed, same first stream)
+    kept = plain.sample(step=0, n=20000)
+    assert torch.equal(lam[~top], kept[~top])
+    assert torch.equal(split.sample(step=3, n=8), split.sample(step=3, n=8))  # still a function of (seed, step)
+
+
 def test_inference_condition_is_fixed_and_overridable():
     p = ConditionalPolicy(BASE, lambda_min=0.5, lambda_max=50.0)
     assert p.conditions_generator
@@ -72,6 +85,8 @@ def test_weights_are_the_per_sample_condition():
     ({"distribution": "normal"}, "policy.distribution"),
     ({"inference_lambda": 100.0}, "policy.inference_lambda"),
     ({"seed": -1}, "policy.seed"),
+    ({"top_share": 1.0}, "policy.top_share"),
+    ({"top_share": -0.1}, "policy.top_share"),
 ])
 def test_rejects_bad_config(kwargs, key):
     with pytest.raises(ValueError, match=key):

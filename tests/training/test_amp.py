@@ -122,3 +122,31 @@ def test_policy_grad_norms_are_scaled_like_the_backward(compose_cfg):
     for term in ("style", "adv"):
         assert abs(scaled[term] - ref[term]) <= 0.05 * ref[term], (term, ref, scaled)
         assert abs(scaled[term] - ref[term]) < abs(plain[term] - ref[term])
+
+
+
+def test_the_strength_gate_is_outside_the_clip(compose_cfg):
+    """A λ-conditioned light model: G and S's networks are clipped to the norm, S's λ → strength gate is not
+    (inside the norm its gained-up gradient shrank every network step to nothing); D's clip is unchanged."""
+    clip = 1e-3
+    cfg = compose_cfg(f"module.grad_clip_g={clip}", f"module.grad_clip_d={clip}", "model=micro", "policy=conditional",
+                      "model.style_generator.strength_at=output", "model.style_generator.strength_gain=20")
+    _, module, _ = build(cfg)
+    gate = module.style_generator.lambda_gate
+    assert module.clip_exempt == [gate]
+    opt_g, opt_d = module.configure_optimizers()  # no lr decay in this config: the two optimizers
+    module._trainer = SimpleNamespace(optimizers=[opt_g, opt_d])
+    module.clip_gradients = lambda opt, gradient_clip_val, gradient_clip_algorithm: torch.nn.utils.clip_grad_norm_(
+        [p for g in opt.param_groups for p in g["params"]], gradient_clip_val)  # Lightning's, without a trainer
+    nets = [p for p in g_params(module) if p is not gate]
+    torch.manual_seed(0)
+    for p in [*g_params(module), *module.discriminator.parameters()]:
+        p.grad = torch.randn_like(p)
+    gate.grad = torch.tensor([50.0, -30.0])
+    module.on_before_optimizer_step(opt_g)
+    module.on_before_optimizer_step(opt_d)
+    assert abs(grad_norm(nets) - clip) <= 1e-3 * clip
+    torch.testing.assert_close(gate.grad, torch.tensor([50.0, -30.0]))
+    assert abs(grad_norm(list(module.discriminator.parameters())) - clip) <= 1e-3 * clip
+    plain = build(compose_cfg("model=micro"))[1]
+    assert plain.clip_exempt == []  # every other model: Lightning's clip over the whole optimizer, as before

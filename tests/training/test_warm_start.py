@@ -20,9 +20,13 @@ def warm_ckpt(compose_cfg):
 
 
 @pytest.mark.slow
-def test_init_from_copies_networks_and_grows_the_lambda_input(compose_cfg, warm_ckpt, tmp_path):
+@pytest.mark.parametrize("strength_at", ["sites", "output"])
+def test_init_from_copies_networks_and_grows_the_lambda_input(compose_cfg, warm_ckpt, tmp_path, strength_at):
+    """At ``sites`` the heads take log λ as one more (zero-weighted) input; with the output gate λ acts through
+    α alone, so every network is the warm model's, unchanged."""
     state, _ = read_checkpoint(warm_ckpt)
-    cfg = compose_cfg(*MICRO, "policy=conditional", f"init_from={warm_ckpt}")
+    cfg = compose_cfg(*MICRO, "policy=conditional", f"init_from={warm_ckpt}",
+                      f"model.style_generator.strength_at={strength_at}")
     cfg.paths.output_dir = str(tmp_path / "fine")
     _, module, trainer = build(cfg)
     mine = module.state_dict()
@@ -37,10 +41,14 @@ def test_init_from_copies_networks_and_grows_the_lambda_input(compose_cfg, warm_
             n = state[key].shape[1]
             torch.testing.assert_close(mine[key][:, :n], state[key])
             assert torch.count_nonzero(mine[key][:, n:]) == 0
-    assert grown and all("style_generator" in k for k in grown)
+    if strength_at == "sites":
+        assert grown and all("style_generator" in k for k in grown)
+    else:
+        assert not grown
     # λ's own parameters, which the warm model lacks, keep their init: style strength α = λ / (1 + λ).
     gate = module.stylizer.style_generator.lambda_gate
-    torch.testing.assert_close(gate.detach(), torch.tensor([1.0, 0.0]))
+    s = module.stylizer.style_generator
+    torch.testing.assert_close(gate.detach() * s.strength_gain, torch.tensor([1.0, 0.0]))
     torch.testing.assert_close(module.stylizer.style_generator.strength(torch.tensor([1.0, 3.0])),
                                torch.tensor([0.5, 0.75]))
     # A fresh run: its own step count and optimizers (init_from is not a resume).
