@@ -29,6 +29,13 @@ class _InwardClamp(torch.autograd.Function):
         return grad.masked_fill(((x > 1) & (grad < 0)) | ((x < 0) & (grad > 0)), 0)
 
 
+def blend_with_photo(out: Tensor, photo: Tensor, alpha: float | Tensor) -> Tensor:
+    """α·out + (1 − α)·photo, α a float or one per sample: the output-space style strength (``--alpha``, and a
+    λ-conditioned light model's gate)."""
+    a = torch.as_tensor(alpha, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)
+    return a * out + (1 - a) * photo.to(out.dtype)
+
+
 def image_range(x: Tensor, training: bool) -> Tensor:
     """A decoder's RGB output in [0, 1], as inference returns it, in training too.
 

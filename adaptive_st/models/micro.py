@@ -44,7 +44,14 @@ from adaptive_st.models.feature_transform import (
     patch_mean_cov,
     rgb_colouring,
 )
-from adaptive_st.models.layers import AdaIN, ConvAct, ModulatedResBlock, UpModulated, conv3x3
+from adaptive_st.models.layers import (
+    AdaIN,
+    ConvAct,
+    ModulatedResBlock,
+    UpModulated,
+    blend_with_photo,
+    conv3x3,
+)
 
 ModParams = list[tuple[Tensor, Tensor]]
 #: Resolution levels of the micro encoder: full, 1/2, 1/4 and 1/8.
@@ -350,7 +357,4 @@ class MicroGenerator(nn.Module):
         if self.texture_stage.enabled:
             out = self.texture_stage(out, params[-1], alpha)
         out = out if self.training else out.clamp(0, 1)
-        if blend:
-            a = torch.as_tensor(strength, dtype=out.dtype, device=out.device).reshape(-1, 1, 1, 1)
-            out = a * out + (1 - a) * x.to(out.dtype)
-        return out
+        return blend_with_photo(out, x, strength) if blend else out

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from adaptive_st.models.content_generator import ContentGenerator
 from adaptive_st.models.feature_transform import ModParams
+from adaptive_st.models.layers import blend_with_photo
 from adaptive_st.models.style_generator import StyleGenerator
 
 if TYPE_CHECKING:
@@ -51,16 +52,15 @@ class Stylizer(nn.Module):
         params = self.style_generator(style, cond)
         return self.render(content, params, self.alpha_for(alpha, cond))
 
-    def render(self, content: Tensor, params: ModParams, alpha: float | Tensor = 1.0, learn: Tensor | None = None) -> Tensor:
+    def render(self, content: Tensor, params: ModParams, alpha: float | Tensor = 1.0,
+               learn: Tensor | None = None) -> Tensor:
         """G at strength α (see ``alpha_for``). ``learn`` (B,) bool, training only: the samples whose gradient
         reaches G's full-strength output (the others train only the strength, see ``ConditionalPolicy.top_share``);
         it needs G to blend at its output (``MicroStyle(strength_at="output")``, checked by ``build_stylizer``)."""
         if learn is None:
             return self.generator(content, params, alpha)
         full = self.generator(content, params, 1.0)
-        full = torch.where(learn.reshape(-1, 1, 1, 1), full, full.detach())
-        a = torch.as_tensor(alpha, dtype=full.dtype, device=full.device).reshape(-1, 1, 1, 1)
-        return a * full + (1 - a) * content.to(full.dtype)
+        return blend_with_photo(torch.where(learn.reshape(-1, 1, 1, 1), full, full.detach()), content, alpha)
 
     def alpha_for(self, alpha: float | Tensor, cond: Tensor | None) -> float | Tensor:
         """α times S's λ-dependent strength, for style generators that map λ to one (``strength``)."""
@@ -95,8 +95,8 @@ def build_stylizer(generator: ContentGenerator, style_generator: Callable[..., S
             f"policy {type(policy).__name__} feeds λ to the generator: set model.style_generator.cond_dim=1")
     if not conditioned and cond_dim > 0:
         raise ValueError("model.style_generator.cond_dim>0 needs a λ-conditioned policy (e.g. policy=conditional)")
-    if getattr(policy, "top_share", 0) and not (hasattr(style_generator, "strength")
-                                                and getattr(style_generator, "blends_output", False)):
+    if policy.trains_generator_on_subset and not (hasattr(style_generator, "strength")
+                                                  and getattr(style_generator, "blends_output", False)):
         raise ValueError("policy.top_share needs a style strength gate on G's output: model=micro with "
                          "model.style_generator.strength_at=output (or set policy.top_share=0)")
     return Stylizer(generator, style_generator)

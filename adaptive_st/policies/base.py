@@ -113,6 +113,11 @@ class WeightPolicy(nn.Module):
         out.update({name: w.detach().float() for name, w in chosen.items()})
         return out
 
+    @property
+    def trains_generator_on_subset(self) -> bool:
+        """Whether :meth:`generator_samples` marks a subset (the model then needs a strength gate on G's output)."""
+        return False
+
     def generator_samples(self, cond: Tensor | None) -> Tensor | None:
         """(B,) bool: the training samples whose loss reaches G at full strength (the rest train only S's
         λ → strength gate), or ``None``: every sample trains G (default)."""

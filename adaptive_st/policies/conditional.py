@@ -101,9 +101,13 @@ class ConditionalPolicy(WeightPolicy):
             lam = torch.where(torch.rand(n, generator=rng, dtype=torch.float64) < self.top_share, self.lambda_max, lam)
         return lam.float()
 
+    @property
+    def trains_generator_on_subset(self) -> bool:
+        return self.top_share > 0
+
     def generator_samples(self, cond: Tensor | None) -> Tensor | None:
         """With ``top_share``: the draws at λ_max (the only ones that train G), else ``None`` (all do)."""
-        if not self.top_share or cond is None:
+        if not self.trains_generator_on_subset or cond is None:
             return None
         return cond.reshape(-1) >= float(np.float32(self.lambda_max))  # the draws are float32
 
