@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
-.PHONY: install browser train quality micro distill paintings photos test test-fast lint bench bench-peer compare compare-quality clean
+.PHONY: install browser train quality micro distill paintings photos test test-fast lint bench bench-peer compare compare-quality compare-conditional clean
 
 install: $(STAMP)
 
@@ -84,6 +84,12 @@ compare: install
 # 3 seeds, scored on held-out paintings against the constant λ front → outputs/compare_quality/summary.md
 compare-quality: install
 	$(PY) experiments/compare_policies.py --preset quality --out outputs/compare_quality $(ARGS)
+
+# The conditional (YOTO) model's λ sweep against its constant-λ front, both fine-tuned 300 batches instead of 150
+# (trainer.max_steps counts G and D steps; the warm start keeps its own 450 batches).
+compare-conditional: install
+	$(PY) experiments/compare_policies.py --preset quality --policies constant,conditional \
+		--out outputs/compare_conditional trainer.max_steps=600 $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache
