@@ -206,8 +206,9 @@ def receptive_radius(generator: nn.Module) -> int:
     """Theoretical receptive-field radius (px) of a conv stack, walking modules in definition order.
 
     Assumes definition order is execution order (true for ``ContentGenerator``): strided convs coarsen the
-    grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``). A generator
-    for which that does not hold declares its own ``receptive_radius``.
+    grid after them, ``UpModulated`` refines it before its conv (after it, with ``conv_first``), and an output
+    stage that convolves functionally (the texture stage) declares its ``pixel_radius``. A generator for which
+    that does not hold declares its own ``receptive_radius``.
     """
     declared = getattr(generator, "receptive_radius", None)
     if declared is not None:
@@ -221,6 +222,8 @@ def receptive_radius(generator: nn.Module) -> int:
         elif isinstance(module, nn.Conv2d) and id(module) not in coarse:
             radius += (module.kernel_size[0] // 2) * module.dilation[0] * scale
             scale *= module.stride[0]
+        elif isinstance(getattr(module, "pixel_radius", None), int):  # functional convs on the output image
+            radius += module.pixel_radius
     return int(radius)
 
 

@@ -332,6 +332,12 @@ class TextureStage(ColourStage):
             raise ValueError(f"model.generator.texture_passes={passes} must be >= 1")
         self.stats = nn.ModuleList(PatchStatistics() for _ in range(passes))
 
+    @property
+    def pixel_radius(self) -> int:
+        """Receptive radius (px) the stage adds when it runs: each pass is one functional 5×5 convolution, which
+        :func:`~adaptive_st.inference.tiling.receptive_radius` cannot see as a module."""
+        return 2 * len(self.stats) if self.enabled else 0
+
     def forward(self, image: Tensor, modulation: tuple[Tensor, Tensor], alpha: float | Tensor = 1.0) -> Tensor:
         strength = self.strength(alpha)
         if not isinstance(strength, Tensor) and strength == 0:

@@ -217,6 +217,33 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage):
     assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
 
 
+def test_the_texture_stages_passes_count_in_the_receptive_field_and_tiles_stay_exact():
+    """The distillation recipe's G (coarse decoder, full-resolution last stage, colour stage, three texture passes):
+    each pass is a functional 5×5 convolution, invisible to the module walk, so the stage declares 2 px per pass;
+    tiles with the default overlap then reproduce the whole image."""
+    from adaptive_st.inference.tiling import default_overlap, receptive_radius, run_tiled, shared_statistics
+
+    def recipe(passes: int, texture: float | None) -> tuple[MicroGenerator, MicroStyle]:
+        torch.manual_seed(0)
+        g = MicroGenerator(width=8, conv_first=True, last_stage="full_res", colour_match=0.5,
+                           colour_match_at_inference=1.0, texture_match_at_inference=texture, texture_passes=passes)
+        return g, MicroStyle(g.modulation_dims, width=8)
+
+    plain = receptive_radius(recipe(1, None)[0])
+    assert [receptive_radius(recipe(n, 1.0)[0]) - plain for n in (1, 2, 3)] == [2, 4, 6]
+    g, s = recipe(3, 1.0)
+    g.eval()
+    with torch.no_grad():
+        for p in g.parameters():  # a generator whose output varies across the image
+            p.mul_(2)
+        params = s(torch.rand(1, 3, 48, 48))
+        x = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 28), size=(320, 448), mode="bilinear")
+        whole = g(x, params)
+        with shared_statistics(g) as store:
+            tiled = run_tiled(lambda t: g(t, params), x, store, tile=192, overlap=default_overlap(g), stats_size=448)
+    assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
+
+
 @pytest.mark.parametrize(("conv_first", "colour_match", "last_stage", "texture"),
                          [(False, 0.0, None, None), (True, 0.0, None, None), (True, 0.5, None, None),
                           (True, 0.5, "full_res", None), (True, 0.5, None, 1.0)])
