@@ -183,6 +183,22 @@ def test_style_width_must_match_the_generator():
         MicroStyle(g.modulation_dims, width=16)
 
 
+def assert_tiles_reproduce_the_whole_image(g: MicroGenerator, s: MicroStyle, tile: int) -> None:
+    """Tiles of a 320×448 image with G's default overlap (from its receptive radius) equal the untiled output."""
+    from adaptive_st.inference.tiling import default_overlap, run_tiled, shared_statistics
+
+    g.eval()
+    with torch.no_grad():
+        for p in g.parameters():  # a generator whose output varies across the image
+            p.mul_(2)
+        params = s(torch.rand(1, 3, 48, 48))
+        x = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 28), size=(320, 448), mode="bilinear")
+        whole = g(x, params)
+        with shared_statistics(g) as store:
+            tiled = run_tiled(lambda t: g(t, params), x, store, tile=tile, overlap=default_overlap(g), stats_size=448)
+    assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
+
+
 @pytest.mark.parametrize("last_stage", [None, "full_res"])
 def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage):
     """``conv_first``: the decoder's convs run at the coarse resolution (≈ 35 % fewer MACs at width 16; a
@@ -190,7 +206,7 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage):
     sees each stage at its own scale, so tiles with the default overlap reproduce the whole image."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from adaptive_st.inference.tiling import default_overlap, receptive_radius, run_tiled, shared_statistics
+    from adaptive_st.inference.tiling import receptive_radius
 
     macs = {}
     for conv_first, last in ((False, None), (True, None), (True, "full_res")):
@@ -205,23 +221,14 @@ def test_conv_first_decoder_costs_less_and_keeps_shapes_and_tiling(last_stage):
     assert [up.conv_first for up in pair(conv_first=True, last_stage="full_res")[0].ups] == [True, True, False]
     g, s = pair(conv_first=True, last_stage=last_stage)
     assert receptive_radius(g) > receptive_radius(pair()[0])
-    g.eval()
-    with torch.no_grad():
-        for p in g.parameters():  # a generator whose output varies across the image
-            p.mul_(2)
-        params = s(torch.rand(1, 3, 48, 48))
-        x = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 28), size=(320, 448), mode="bilinear")
-        whole = g(x, params)
-        with shared_statistics(g) as store:
-            tiled = run_tiled(lambda t: g(t, params), x, store, tile=256, overlap=default_overlap(g), stats_size=448)
-    assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
+    assert_tiles_reproduce_the_whole_image(g, s, tile=256)
 
 
 def test_the_texture_stages_passes_count_in_the_receptive_field_and_tiles_stay_exact():
     """The distillation recipe's G (coarse decoder, full-resolution last stage, colour stage, three texture passes):
     each pass is a functional 5×5 convolution, invisible to the module walk, so the stage declares 2 px per pass;
     tiles with the default overlap then reproduce the whole image."""
-    from adaptive_st.inference.tiling import default_overlap, receptive_radius, run_tiled, shared_statistics
+    from adaptive_st.inference.tiling import receptive_radius
 
     def recipe(passes: int, texture: float | None) -> tuple[MicroGenerator, MicroStyle]:
         torch.manual_seed(0)
@@ -232,16 +239,7 @@ def test_the_texture_stages_passes_count_in_the_receptive_field_and_tiles_stay_e
     plain = receptive_radius(recipe(1, None)[0])
     assert [receptive_radius(recipe(n, 1.0)[0]) - plain for n in (1, 2, 3)] == [2, 4, 6]
     g, s = recipe(3, 1.0)
-    g.eval()
-    with torch.no_grad():
-        for p in g.parameters():  # a generator whose output varies across the image
-            p.mul_(2)
-        params = s(torch.rand(1, 3, 48, 48))
-        x = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 28), size=(320, 448), mode="bilinear")
-        whole = g(x, params)
-        with shared_statistics(g) as store:
-            tiled = run_tiled(lambda t: g(t, params), x, store, tile=192, overlap=default_overlap(g), stats_size=448)
-    assert whole.std() > 0.01 and (tiled - whole).abs().max() < 1e-4
+    assert_tiles_reproduce_the_whole_image(g, s, tile=192)
 
 
 @pytest.mark.parametrize(("conv_first", "colour_match", "last_stage", "texture"),
